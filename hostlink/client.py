@@ -1,0 +1,450 @@
+"""The device client: typed requests to a board over any Link.
+
+Requests carry a 16-bit sequence number and replies echo it, so a late reply to an abandoned
+request is recognised and dropped. Every deadline is derived from the work asked (bytes on the
+wire, the board's own frame-time estimate), never a fixed constant; a timeout, a NAK or a reply
+lost to corruption is retried with the same seq, which the board answers from its reply cache
+instead of doing the work twice.
+"""
+import collections
+import time
+import zlib
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from . import protocols as P
+from .config import DEFAULT_TIMEOUTS, Timeouts
+from .errors import ConfigError, DeviceError, LinkError, LinkTimeout, ModelFileError, ModelRefused, ProtocolError
+from .framing import Deframer, RawFrame, encode_frame
+from .links.base import Link
+from .protocols import messages as M
+from .types import CaptureResult, DeviceInfo, ModelInfo, StageTiming, TensorSpec
+
+#: The largest payload this host accepts in one frame (announced in HELLO).
+HOST_MAX_PAYLOAD = 1 << 20
+
+_MODEL_CODES = {
+    P.ErrorCode.MODEL_TOO_LARGE, P.ErrorCode.MODEL_FORMAT_UNSUPPORTED, P.ErrorCode.MODEL_NOT_INT8,
+    P.ErrorCode.MODEL_OP_UNSUPPORTED, P.ErrorCode.MODEL_ARENA_TOO_LARGE, P.ErrorCode.MODEL_CORRUPT,
+}
+_FORMAT_BY_SUFFIX = {".tflite": P.ModelFormat.TFLITE, ".zip": P.ModelFormat.IMX500_PACKEROUT,
+                     ".rpk": P.ModelFormat.IMX500_RPK}
+
+
+def _spec(c) -> TensorSpec:
+    return TensorSpec(c.name, str(c.dtype).lower(), tuple(c.shape), float(c.scale), int(c.zero_point))
+
+
+def _flags(c) -> frozenset[str]:
+    return frozenset(k for k, v in c.items() if not k.startswith("_") and v is True)
+
+
+def model_format_for(data: bytes, path: str | None = None) -> P.ModelFormat:
+    """Recognise a model file by content, falling back to its suffix."""
+    if len(data) >= 8 and data[4:8] == b"TFL3":
+        return P.ModelFormat.EDGETPU_TFLITE if b"edgetpu-custom-op" in data else P.ModelFormat.TFLITE
+    if data[:4] == b"PK\x03\x04":
+        return P.ModelFormat.IMX500_PACKEROUT
+    if data[:4] == b"9464":
+        return P.ModelFormat.IMX500_RPK
+    if path and Path(path).suffix.lower() in _FORMAT_BY_SUFFIX and Path(path).suffix.lower() != ".tflite":
+        return _FORMAT_BY_SUFFIX[Path(path).suffix.lower()]
+    raise ModelFileError(f"{path or 'model'} is not a model hostlink knows ({len(data)} bytes, starts {data[:8].hex()})",
+                         "expected an INT8 .tflite (FlatBuffer with the TFL3 identifier), an IMX500 packerOut.zip or .rpk")
+
+
+def read_model_file(path: str | Path) -> bytes:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise ModelFileError(f"model file {p} does not exist", "check the path") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{p} is a directory, not a model file") from None
+    except PermissionError:
+        raise ModelFileError(f"cannot read {p}: permission denied") from None
+    if not data:
+        raise ModelFileError(f"model file {p} is empty")
+    return data
+
+
+class Device:
+    """A connected board. Use ``hostlink.connect(url)`` rather than building one directly."""
+
+    def __init__(self, link: Link, *, timeouts: Timeouts = DEFAULT_TIMEOUTS,
+                 trace: Callable[[str, RawFrame], None] | None = None,
+                 opener: Callable[[], Link] | None = None):
+        self.link = link
+        self.timeouts = timeouts
+        self.trace = trace
+        self.logs: collections.deque = collections.deque(maxlen=1000)
+        self.info: DeviceInfo | None = None
+        self.model: ModelInfo | None = None
+        self.stats = collections.Counter()
+        self._opener = opener
+        self._deframer = Deframer(HOST_MAX_PAYLOAD)
+        self._ready: collections.deque[RawFrame] = collections.deque()
+        self._fragments: dict[tuple[int, int], bytearray] = {}
+        self._seq = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self.link.close()
+
+    def reconnect(self) -> DeviceInfo:
+        """Close and reopen the link (after a board reset or replug) and say HELLO again."""
+        if self._opener is None:
+            raise LinkError(f"cannot reconnect to {self.link.url}: it was not opened by hostlink.connect")
+        self.link.close()
+        self.link = self._opener()
+        self._deframer.reset()
+        self._ready.clear()
+        self._fragments.clear()
+        return self.hello()
+
+    # ------------------------------------------------------------------ frames
+    def _next_seq(self) -> int:
+        self._seq = (self._seq + 1) & 0xFFFF
+        return self._seq
+
+    def _send(self, mtype: int, seq: int, payload: bytes) -> None:
+        if self.trace:
+            self.trace("tx", RawFrame(mtype, 0, seq, payload))
+        self.link.write(encode_frame(mtype, 0, seq, payload))
+        self.stats["tx_frames"] += 1
+
+    def _pump(self, timeout: float) -> None:
+        data = self.link.read(timeout)
+        if not data:
+            return
+        for f in self._deframer.feed(data):
+            if self.trace:
+                self.trace("rx", f)
+            if f.flags & P.Flag.EVENT:
+                self._on_event(f)
+                continue
+            key = (f.seq, f.type)
+            if f.flags & P.Flag.MORE:
+                self._fragments.setdefault(key, bytearray()).extend(f.payload)
+                continue
+            if key in self._fragments:
+                f.payload = bytes(self._fragments.pop(key) + f.payload)
+            self._ready.append(f)
+
+    def _on_event(self, f: RawFrame) -> None:
+        if f.type == P.MsgType.LOG:
+            try:
+                c = P.payload_struct(f.type, False).parse(f.payload)
+                self.logs.append((int(c.level), c.time_us, c.text))
+            except Exception:  # a garbled log line is not worth failing a session for
+                self.stats["bad_events"] += 1
+
+    def _recv(self, seq: int, deadline: float) -> RawFrame | None:
+        """The next complete reply to ``seq``; None at the deadline. Other replies are stale."""
+        while True:
+            while self._ready:
+                f = self._ready.popleft()
+                if f.seq == seq and f.flags & P.Flag.RESPONSE:
+                    return f
+                self.stats["stale_frames"] += 1
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self._pump(remaining)
+
+    def _check(self, f: RawFrame, what: str):
+        """Raise for ERROR and version mismatch; return the parsed payload otherwise."""
+        if f.version != P.VERSION:
+            raise ProtocolError(f"protocol version mismatch: the board speaks v{f.version}, this hostlink speaks v{P.VERSION}",
+                                "update the board firmware (`hostlink flash`) or hostlink so both speak the same version")
+        try:
+            body = P.payload_struct(f.type, True).parse(f.payload)
+        except KeyError:
+            raise ProtocolError(f"unexpected {_name(f.type)} reply to {what}") from None
+        except Exception as exc:
+            raise ProtocolError(f"malformed {_name(f.type)} reply to {what}: {exc}") from None
+        if f.type == P.MsgType.ERROR:
+            code = P.ErrorCode(int(body.code))
+            cls = ModelRefused if code in _MODEL_CODES else DeviceError
+            raise cls(code, f"{self._who()} refused {what}: {body.message} [{code.name}]", _hint_for(code))
+        return body
+
+    def _request(self, mtype: int, payload: bytes, what: str, timeout: float,
+                 expect: int = P.MsgType.ACK, seq: int | None = None):
+        """Send, await the reply with the same seq, retry on silence or NAK. Returns (frame, body)."""
+        seq = self._next_seq() if seq is None else seq
+        for attempt in range(1, self.timeouts.attempts + 1):
+            self._send(mtype, seq, payload)
+            f = self._recv(seq, time.monotonic() + timeout)
+            if f is None:
+                self.stats["timeouts"] += 1
+                continue
+            if f.type == P.MsgType.NAK:
+                body = self._check(f, what)
+                self.stats["naks"] += 1
+                if P.ErrorCode(int(body.code)) not in P.RETRYABLE:
+                    raise DeviceError(int(body.code), f"{self._who()} rejected {what}: {body.detail}")
+                continue
+            body = self._check(f, what)
+            if f.type != expect:
+                raise ProtocolError(f"expected {_name(expect)} in reply to {what}, got {_name(f.type)}")
+            return f, body
+        raise LinkTimeout(
+            f"no reply from {self.link.url} to {what} after {self.timeouts.attempts} attempts "
+            f"({timeout:.1f} s each)",
+            "is the board powered and running hostlink firmware? Check the port (`hostlink boards`), the "
+            "cable, and that no other program holds the port; a real board may need `hostlink flash`")
+
+    def _who(self) -> str:
+        return self.info.board if self.info else "the board"
+
+    # ------------------------------------------------------------------ timing
+    def _byte_rate(self) -> float:
+        if self.link.byte_rate:
+            return self.link.byte_rate
+        if self.info and self.info.link_bps:
+            return self.info.link_bps / 10
+        return self.timeouts.default_byte_rate
+
+    def _deadline_s(self, work_s: float = 0.0, wire_bytes: int = 0) -> float:
+        t = self.timeouts
+        return t.base_s + t.margin * (work_s + wire_bytes / self._byte_rate())
+
+    # ------------------------------------------------------------------ API
+    def hello(self) -> DeviceInfo:
+        self.link.reset_input()
+        self._deframer.reset()
+        payload = M.Hello.build(dict(proto_min=P.VERSION, proto_max=P.VERSION, max_payload=HOST_MAX_PAYLOAD))
+        try:
+            _, c = self._request(P.MsgType.HELLO, payload, "HELLO", self.timeouts.hello_s, expect=P.MsgType.DEVICE_INFO)
+        except LinkTimeout:
+            raise LinkTimeout(
+                f"{self.link.url} is silent: no reply to HELLO within {self.timeouts.hello_s:.1f} s x {self.timeouts.attempts}",
+                "is this the board's protocol port (not a console or a bootloader)? Is hostlink firmware flashed "
+                "(`hostlink flash`)? For a serial board, is the baud rate right (--baud)?") from None
+        self.info = DeviceInfo(
+            board=str(c.board).lower(), board_name=c.board_name, serial=c.serial,
+            fw_version=".".join(str(v) for v in c.fw_version), proto_version=c.proto_version,
+            capabilities=_flags(c.capabilities), max_payload=c.max_payload, clock_hz=c.clock_hz,
+            link_bps=c.link_bps, formats=tuple(sorted(k.replace("_", "-") for k in _flags(c.formats))),
+            memory={m.name: m.size for m in c.memory}, stages=tuple(str(s).lower() for s in c.stages),
+        )
+        return self.info
+
+    def model_info(self) -> ModelInfo:
+        _, c = self._request(P.MsgType.MODEL_INFO, b"", "MODEL_INFO", self._deadline_s(), expect=P.MsgType.MODEL_INFO)
+        self.model = ModelInfo(
+            loaded=bool(c.loaded), name=c.name, format=P.FORMAT_NAMES[P.ModelFormat[str(c.format)]],
+            size=c.size, crc32=c.crc32, arena_bytes=c.arena_bytes, macs=c.macs,
+            expected_frame_us=c.expected_frame_us, engine=c.engine,
+            inputs=tuple(_spec(t) for t in c.inputs), outputs=tuple(_spec(t) for t in c.outputs),
+        )
+        return self.model
+
+    def upload(self, model: str | Path | bytes, name: str | None = None, fmt: str | None = None,
+               progress: Callable[[int, int], None] | None = None) -> ModelInfo:
+        """Upload and activate a model. The active model changes only if the whole image verifies."""
+        path = None
+        if isinstance(model, (str, Path)):
+            path = str(model)
+            data = read_model_file(model)
+            name = name or Path(model).stem
+        else:
+            data = bytes(model)
+            name = name or "model"
+        if fmt is not None:
+            by_name = {v: k for k, v in P.FORMAT_NAMES.items()}
+            if fmt not in by_name:
+                raise ConfigError(f"unknown model format {fmt!r}", f"choose one of {', '.join(by_name)}")
+            mfmt = by_name[fmt]
+        else:
+            mfmt = model_format_for(data, path)
+        if mfmt == P.ModelFormat.TFLITE or mfmt == P.ModelFormat.EDGETPU_TFLITE:
+            _check_flatbuffer(data, path or name)
+        info = self.info or self.hello()
+        fmt_name = P.FORMAT_NAMES[mfmt]
+        if fmt_name not in info.formats:
+            raise ModelRefused(P.ErrorCode.MODEL_FORMAT_UNSUPPORTED,
+                               f"{info.board} does not accept {fmt_name} models (it accepts {', '.join(info.formats)})",
+                               _hint_for(P.ErrorCode.MODEL_FORMAT_UNSUPPORTED))
+        crc = zlib.crc32(data) & 0xFFFFFFFF
+        begin = M.ModelBegin.build(dict(size=len(data), crc32=crc, format=mfmt.name, name=name[:255]))
+        self._request(P.MsgType.MODEL_BEGIN, begin, "MODEL_BEGIN", self._deadline_s(wire_bytes=len(begin)))
+        chunk = max(64, min(info.max_payload, HOST_MAX_PAYLOAD) - 4)
+        pieces = ((off, data[off:off + chunk]) for off in range(0, len(data), chunk))
+        self._stream(P.MsgType.MODEL_CHUNK, pieces, lambda off, part: M.ModelChunk.build(dict(offset=off, data=part)),
+                     len(data), "MODEL_CHUNK", progress)
+        commit_s = self.timeouts.commit_s_per_mb * len(data) / 1e6
+        _, c = self._request(P.MsgType.MODEL_COMMIT, M.ModelCommit.build(dict(crc32=crc)), f"model {name!r}",
+                             self._deadline_s(work_s=commit_s), expect=P.MsgType.MODEL_INFO)
+        return self.model_info()
+
+    def _stream(self, mtype: int, pieces: Iterable[tuple[int, bytes]], build, total: int, what: str,
+                progress: Callable[[int, int], None] | None) -> None:
+        """Send chunks with a window of them in flight; resend on NAK or silence."""
+        window = self.timeouts.upload_window
+        in_flight: dict[int, list] = {}  # seq -> [offset, payload, attempts, sent_at]
+        pieces = iter(pieces)
+        done = 0
+        exhausted = False
+        while True:
+            while not exhausted and len(in_flight) < window:
+                try:
+                    off, part = next(pieces)
+                except StopIteration:
+                    exhausted = True
+                    break
+                seq = self._next_seq()
+                payload = build(off, part)
+                in_flight[seq] = [off, payload, 1, time.monotonic(), len(part)]
+                self._send(mtype, seq, payload)
+            if not in_flight:
+                return
+            timeout = self._deadline_s(wire_bytes=window * (len(next(iter(in_flight.values()))[1]) + P.OVERHEAD))
+            oldest_seq = min(in_flight, key=lambda s: in_flight[s][3])
+            deadline = in_flight[oldest_seq][3] + timeout
+            f = None
+            while f is None and time.monotonic() < deadline:
+                while not self._ready:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._pump(remaining)
+                if not self._ready:
+                    break
+                cand = self._ready.popleft()
+                if cand.seq in in_flight and cand.flags & P.Flag.RESPONSE:
+                    f = cand
+                else:
+                    self.stats["stale_frames"] += 1
+            if f is None:
+                self.stats["timeouts"] += 1
+                self._resend(mtype, oldest_seq, in_flight[oldest_seq], what)
+                continue
+            if f.type == P.MsgType.NAK:
+                body = self._check(f, what)
+                self.stats["naks"] += 1
+                if P.ErrorCode(int(body.code)) not in P.RETRYABLE:
+                    raise DeviceError(int(body.code), f"{self._who()} rejected {what}: {body.detail}")
+                self._resend(mtype, f.seq, in_flight[f.seq], what)
+                continue
+            self._check(f, what)  # raises on ERROR
+            done += in_flight.pop(f.seq)[4]
+            if progress:
+                progress(done, total)
+
+    def _resend(self, mtype: int, seq: int, entry: list, what: str) -> None:
+        if entry[2] >= self.timeouts.attempts:
+            raise LinkTimeout(f"{what} at offset {entry[0]} was not acknowledged after {entry[2]} attempts",
+                              "the link is losing data: check the cable, lower the baud rate, avoid USB hubs")
+        entry[2] += 1
+        entry[3] = time.monotonic()
+        self.stats["retransmits"] += 1
+        self._send(mtype, seq, entry[1])
+
+    def send_input(self, tensor: np.ndarray, index: int = 0) -> None:
+        """Stage a host-supplied input tensor (raw, already in the tensor's dtype)."""
+        model = self.model or self.model_info()
+        if not model.loaded:
+            raise DeviceError(P.ErrorCode.NO_MODEL, "no model is loaded on the board", "upload one first: hostlink upload MODEL")
+        if index >= len(model.inputs):
+            raise ConfigError(f"the model has {len(model.inputs)} input(s); there is no input {index}")
+        spec = model.inputs[index]
+        arr = np.asarray(tensor)
+        if arr.dtype != spec.numpy_dtype:
+            if np.issubdtype(arr.dtype, np.floating) and spec.dtype != "float32":
+                arr = spec.quantize(arr)
+            else:
+                arr = arr.astype(spec.numpy_dtype)
+        if arr.size * arr.itemsize != spec.nbytes:
+            raise ConfigError(f"input has shape {tuple(np.shape(tensor))}, the model expects {spec.shape} ({spec.dtype})")
+        data = np.ascontiguousarray(arr).tobytes()
+        chunk = max(64, min((self.info or self.hello()).max_payload, HOST_MAX_PAYLOAD) - 9)
+        pieces = ((off, data[off:off + chunk]) for off in range(0, len(data), chunk))
+        self._stream(P.MsgType.INPUT, pieces,
+                     lambda off, part: M.Input.build(dict(index=index, total=len(data), offset=off, data=part)),
+                     len(data), "INPUT", None)
+
+    def capture(self, count: int = 1, period_us: int = 0, input: np.ndarray | None = None,
+                return_input: bool = False) -> list[CaptureResult]:
+        """Run ``count`` frames: from the board's sensor, or once on ``input`` if given."""
+        if count < 1:
+            raise ConfigError("capture count must be at least 1")
+        model = self.model or self.model_info()
+        source = P.InputSource.SENSOR
+        if input is not None:
+            self.send_input(input)
+            source = P.InputSource.HOST
+        payload = M.Capture.build(dict(count=count, period_us=period_us, source=source.name,
+                                       options=dict(return_input=return_input)))
+        out_bytes = sum(s.nbytes for s in model.outputs) + 64
+        frame_s = max(model.expected_frame_us, 1) / 1e6
+        per_frame = self._deadline_s(work_s=frame_s + period_us / 1e6, wire_bytes=out_bytes)
+        seq = self._next_seq()
+        f, c = self._request(P.MsgType.CAPTURE, payload, "CAPTURE", per_frame, expect=P.MsgType.RESULT, seq=seq)
+        results = [self._result(c)]
+        while len(results) < count:
+            f = self._recv(seq, time.monotonic() + per_frame)
+            if f is None:
+                raise LinkTimeout(f"{self._who()} stopped after {len(results)} of {count} frames",
+                                  "the board may have reset; results so far are kept in the exception's .partial",
+                                  ) from None
+            results.append(self._result(self._check(f, "CAPTURE")))
+        return results
+
+    def _result(self, c) -> CaptureResult:
+        hz = (self.info.clock_hz if self.info else 1_000_000) or 1_000_000
+        scale = 1e6 / hz
+        stages = {str(s.stage).lower(): StageTiming(s.start * scale, s.end * scale) for s in c.stages}
+        specs, outs = [], []
+        for o in c.outputs:
+            spec = _spec(o.spec)
+            specs.append(spec)
+            outs.append(np.frombuffer(o.data, dtype=spec.numpy_dtype).reshape(spec.shape))
+        return CaptureResult(frame=c.frame, count=c.count, stages=stages, outputs=outs, output_specs=specs)
+
+    def reset(self) -> None:
+        self._request(P.MsgType.RESET, M.Reset.build(dict(mode="SOFT")), "RESET", self._deadline_s())
+
+
+def _check_flatbuffer(data: bytes, where: str) -> None:
+    """Cheap structural checks before any byte goes on the wire: truncation shows up here."""
+    import struct
+
+    if len(data) < 16:
+        raise ModelFileError(f"{where} is truncated ({len(data)} bytes)", "re-export or re-download the model")
+    (root,) = struct.unpack_from("<I", data, 0)
+    if root >= len(data) or root + 4 > len(data):
+        raise ModelFileError(f"{where} is truncated or corrupt: its root table points past the end of the file",
+                             "re-export or re-download the model")
+    (vt_off,) = struct.unpack_from("<i", data, root)
+    vt = root - vt_off
+    if vt < 0 or vt + 4 > len(data):
+        raise ModelFileError(f"{where} is truncated or corrupt: bad FlatBuffer vtable", "re-export the model")
+
+
+def _name(mtype: int) -> str:
+    try:
+        return P.MsgType(mtype).name
+    except ValueError:
+        return f"type 0x{mtype:02x}"
+
+
+def _hint_for(code: P.ErrorCode) -> str | None:
+    return {
+        P.ErrorCode.MODEL_NOT_INT8: "quantize it to full INT8 (see docs/models.md; tools/models/build.py does it)",
+        P.ErrorCode.MODEL_OP_UNSUPPORTED: "replace the op, or pick a board that runs it (`hostlink inspect MODEL` lists verdicts)",
+        P.ErrorCode.MODEL_ARENA_TOO_LARGE: "use a smaller input or fewer channels, or a board with more RAM (`hostlink inspect MODEL`)",
+        P.ErrorCode.MODEL_TOO_LARGE: "the model store is too small: shrink the model or choose another board",
+        P.ErrorCode.MODEL_FORMAT_UNSUPPORTED: "convert it for this board (`hostlink convert --board ...`)",
+        P.ErrorCode.MODEL_CORRUPT: "the file is not a valid model; re-export it",
+        P.ErrorCode.NO_MODEL: "upload a model first: hostlink upload MODEL",
+    }.get(code)

@@ -1,0 +1,23 @@
+"""Every wait and retry the client makes, named in one place (overridable per Device)."""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    #: Turnaround a request costs even with no work: OS scheduling, USB polling, board dispatch.
+    base_s: float = 0.5
+    #: Deadlines are the expected time times this factor, plus base_s.
+    margin: float = 3.0
+    #: Byte rate assumed for wire-time estimates when neither link nor board knows it (USB FS CDC).
+    default_byte_rate: float = 500_000.0
+    #: What a board spends per model byte on commit (CRC, parse, admission, arena planning).
+    commit_s_per_mb: float = 2.0
+    #: HELLO gets a short, fixed deadline: a silent port must be reported quickly.
+    hello_s: float = 2.0
+    #: Attempts per request after a timeout, NAK or corrupted reply.
+    attempts: int = 4
+    #: Upload chunks in flight before waiting for an ACK.
+    upload_window: int = 8
+
+
+DEFAULT_TIMEOUTS = Timeouts()

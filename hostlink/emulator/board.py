@@ -1,0 +1,207 @@
+"""The emulated board: a BoardCore whose backend runs the model for real and keeps a board clock,
+a per-stage timeline (for emulated power monitors) and the profile's timing and power model.
+
+Clock: by default the board clock is virtual. Modelled work advances it by the modelled stage
+durations; time the host spends between requests advances it by the real elapsed time (the board
+idles). With ``realtime=True`` the clock is the wall clock and each frame takes its modelled time.
+"""
+import collections
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import protocols as P
+from ..errors import HostlinkError
+from .camera import Camera, open_camera, prepare_input
+from .core import Backend, BoardCore, BoardError, FrameOutcome, LoadedModel
+from .inference import LiteRTEngine, TFLMEngine
+from .profiles import BoardProfile, get_profile
+from .timing import Workload
+
+FW_VERSION = (0, 1, 0)
+#: Spans kept for emulated power monitors (about an hour of frames at 30 fps, 4 stages each).
+TIMELINE_SPANS = 500_000
+
+
+@dataclass(frozen=True)
+class Span:
+    start_us: float
+    end_us: float
+    stage: int  # protocols.Stage; 0 = idle
+    power_mw: float
+
+
+class EmulatedBackend(Backend):
+    def __init__(self, profile: BoardProfile, camera: Camera | None = None, *, realtime: bool = False,
+                 engine: str = "litert", serial: str = "EMU0001"):
+        if engine not in ("litert", "tflm"):
+            raise HostlinkError(f"unknown engine {engine!r}", "use litert or tflm")
+        self.profile = profile
+        self.max_payload = profile.max_payload
+        self.camera = camera or open_camera(None)
+        self.realtime = realtime
+        self.engine = engine
+        self.serial = serial
+        self.timeline: collections.deque[Span] = collections.deque(maxlen=TIMELINE_SPANS)
+        self._clock_us = 0.0
+        self._t0 = time.perf_counter()
+        self._wall_mark = self._t0
+        self._input_cache: dict = {}
+        self._info = dict(
+            board=profile.kind.name, board_name=f"{profile.title} (emulated)", serial=serial,
+            fw_version=list(FW_VERSION),
+            capabilities=dict(SENSOR_CAPTURE=True, HOST_INPUT=True, MARKERS=True, EMULATED=True,
+                              REALTIME=realtime, EDGETPU="edgetpu" in profile.timing),
+            clock_hz=1_000_000, link_bps=profile.link_bps,
+            formats={f.replace("-", "_"): True for f in profile.limits.formats},
+            memory=[dict(name=n, size=s) for n, s in profile.memory],
+            stages=[s.name for s in profile.stages],
+        )
+
+    # ---------------------------------------------------------------- clock
+    @property
+    def clock_us(self) -> float:
+        return self._clock_us
+
+    def device_info(self) -> dict:
+        return self._info
+
+    def now(self) -> int:
+        if self.realtime:
+            self._clock_us = (time.perf_counter() - self._t0) * 1e6
+        return int(self._clock_us)
+
+    def _idle_to(self, t_us: float) -> None:
+        if t_us > self._clock_us:
+            self.timeline.append(Span(self._clock_us, t_us, P.Stage.IDLE, self.profile.idle_mw))
+            self._clock_us = t_us
+
+    def on_request(self) -> None:
+        wall = time.perf_counter()
+        if self.realtime:
+            self._idle_to((wall - self._t0) * 1e6)
+        else:
+            self._idle_to(self._clock_us + (wall - self._wall_mark) * 1e6)
+        self._wall_mark = wall
+
+    def wait_until(self, tick: int) -> None:
+        if self.realtime:
+            delay = tick / 1e6 - (time.perf_counter() - self._t0)
+            if delay > 0:
+                time.sleep(delay)
+        self._idle_to(float(tick))
+
+    # ---------------------------------------------------------------- models
+    def check_begin(self, size: int, fmt: P.ModelFormat, name: str) -> None:
+        lim = self.profile.limits
+        fmt_name = P.FORMAT_NAMES[fmt]
+        if fmt_name not in lim.formats:
+            raise BoardError(P.ErrorCode.MODEL_FORMAT_UNSUPPORTED,
+                             f"{self.profile.name} accepts {', '.join(sorted(lim.formats))}, not {fmt_name}")
+        if size > lim.model_store_bytes:
+            raise BoardError(P.ErrorCode.MODEL_TOO_LARGE,
+                             f"model is {size / 1024:.0f} KB but the {self.profile.name} model store holds "
+                             f"{lim.model_store_bytes / 1024:.0f} KB")
+
+    def load(self, data: bytes, fmt: P.ModelFormat, name: str, crc: int) -> LoadedModel:
+        from ..models.admission import check
+        from ..models.tflite import analyze, measure_arena
+
+        if fmt == P.ModelFormat.EDGETPU_TFLITE:
+            raise BoardError(P.ErrorCode.MODEL_FORMAT_UNSUPPORTED,
+                             "the emulator cannot execute the Edge TPU custom op (its compiled graph runs only on "
+                             "Edge TPU silicon); upload the CPU .tflite and the coralmicro profile times it on the M7")
+        try:
+            report = analyze(data, name=name)
+        except HostlinkError as err:
+            raise BoardError(P.ErrorCode.MODEL_CORRUPT, f"not a valid model: {err.message}") from None
+        try:
+            report.arena_bytes = measure_arena(data)
+        except HostlinkError as err:
+            raise BoardError(P.ErrorCode.MODEL_OP_UNSUPPORTED if "op" in err.message.lower() else P.ErrorCode.MODEL_CORRUPT,
+                             f"tflite-micro cannot run the model: {err.message}") from None
+        refusals = check(report, self.profile.limits)
+        if refusals:
+            raise BoardError(refusals[0].code, "; ".join(r.message for r in refusals))
+        try:
+            eng = (TFLMEngine(data, report.arena_bytes + 4096) if self.engine == "tflm" else LiteRTEngine(data))
+        except Exception as exc:  # the interpreter's own message is the useful part
+            raise BoardError(P.ErrorCode.MODEL_CORRUPT, f"the interpreter cannot load the model: {exc}") from None
+        path = self.profile.path_for(P.FORMAT_NAMES[fmt])
+        timing = self.profile.timing[path]
+        work = Workload(macs=report.macs, input_bytes=sum(s.nbytes for s in eng.inputs),
+                        output_bytes=sum(s.nbytes for s in eng.outputs))
+        self._input_cache.clear()
+        return LoadedModel(
+            name=name, format=fmt, size=len(data), crc32=crc, arena_bytes=report.arena_bytes, macs=report.macs,
+            expected_frame_us=int(timing.frame_us(work)), engine=f"{self.profile.engine_label[path]}",
+            inputs=list(eng.inputs), outputs=list(eng.outputs), handle=(eng, timing, work))
+
+    # ---------------------------------------------------------------- frames
+    def _sensor_input(self, model: LoadedModel, index: int) -> list[np.ndarray]:
+        spec = model.inputs[0]
+        if len(model.inputs) > 1:
+            raise BoardError(P.ErrorCode.SOURCE_UNSUPPORTED,
+                             f"the model has {len(model.inputs)} inputs; the sensor feeds one. Send INPUT from the host")
+        # the synthetic pattern repeats every 64 frames: preprocessing it again would only cost host time
+        key = (index % 64) if self.camera.name == "pattern" else None
+        if key is not None and key in self._input_cache:
+            return [self._input_cache[key]]
+        try:
+            frame = self.camera.read(index)
+        except HostlinkError as err:
+            raise BoardError(P.ErrorCode.CAMERA_FAILED, err.message) from None
+        x = prepare_input(frame, spec.shape, spec.numpy_dtype, spec.scale, spec.zero_point)
+        if key is not None:
+            self._input_cache[key] = x
+        return [x]
+
+    def run_frame(self, model: LoadedModel, host_inputs, index: int) -> FrameOutcome:
+        eng, timing, work = model.handle
+        plan = timing.frame(work)
+        if host_inputs is None:
+            inputs = self._sensor_input(model, index)
+        else:
+            inputs = host_inputs
+            plan = [p for p in plan if p[0] != P.Stage.CAPTURE]  # no exposure: the host supplied the tensor
+        start_wall = time.perf_counter()
+        try:
+            outputs = eng.run(inputs)
+        except Exception as exc:  # report, never crash the board
+            raise BoardError(P.ErrorCode.INFERENCE_FAILED, f"inference failed: {exc}") from None
+        t = float(self.now())
+        stages = []
+        for stage, dur, mw in plan:
+            self.timeline.append(Span(t, t + dur, stage, mw))
+            stages.append((stage, int(round(t)), int(round(t + dur))))
+            t += dur
+        if self.realtime:
+            delay = (t - self._clock_us) / 1e6 - (time.perf_counter() - start_wall)
+            if delay > 0:
+                time.sleep(delay)
+        self._clock_us = t
+        self._wall_mark = time.perf_counter()
+        return FrameOutcome(stages, outputs)
+
+
+class EmulatedBoard(BoardCore):
+    """A whole software board: ``EmulatedBoard("imx500", emit=callback)``."""
+
+    def __init__(self, profile: str | BoardProfile, emit, *, camera: Camera | str | None = None,
+                 realtime: bool = False, engine: str = "litert", version: int = P.VERSION):
+        prof = profile if isinstance(profile, BoardProfile) else get_profile(profile)
+        cam = camera if isinstance(camera, Camera) else open_camera(camera)
+        super().__init__(EmulatedBackend(prof, cam, realtime=realtime, engine=engine), emit, version=version)
+
+    @property
+    def profile(self) -> BoardProfile:
+        return self.backend.profile
+
+    @property
+    def timeline(self):
+        return self.backend.timeline
+
+    @property
+    def clock_us(self) -> float:
+        return self.backend.clock_us

@@ -1,0 +1,63 @@
+"""``emu:BOARD``: an emulated board in this process, behind the same Link interface as a cable.
+
+The board handles each write synchronously, so a request's reply is ready by the time the client
+reads: no thread, no scheduling jitter. Options ride on the address:
+``emu:imx500?realtime=1&camera=video.mp4&engine=tflm``.
+"""
+import urllib.parse
+
+from ..errors import ConfigError
+from ..links.base import Link
+from .board import EmulatedBoard
+
+
+class EmulatorLink(Link):
+    def __init__(self, board_name: str, *, camera=None, realtime: bool = False, engine: str = "litert",
+                 version: int | None = None):
+        self.url = f"emu:{board_name}"
+        self._rx = bytearray()
+        kwargs = {} if version is None else {"version": version}
+        self.board = EmulatedBoard(board_name, self._rx.extend, camera=camera, realtime=realtime, engine=engine, **kwargs)
+        self.byte_rate = None
+
+    def write(self, data: bytes) -> None:
+        self.board.feed(data)
+
+    def read(self, timeout: float) -> bytes:
+        if not self._rx:
+            return b""
+        out = bytes(self._rx)
+        self._rx.clear()
+        return out
+
+    def reset_input(self) -> None:
+        self._rx.clear()
+
+    def close(self) -> None:
+        cam = self.board.backend.camera
+        cam.close()
+
+
+def parse_emu_url(url: str) -> tuple[str, dict]:
+    """``emu:imx500?realtime=1`` -> ("imx500", {"realtime": True})."""
+    rest = url[len("emu:"):].lstrip("/")
+    name, _, query = rest.partition("?")
+    opts: dict = {}
+    for key, values in urllib.parse.parse_qs(query).items():
+        value = values[-1]
+        if key == "realtime":
+            opts[key] = value.lower() in ("1", "true", "yes")
+        elif key in ("camera", "engine"):
+            opts[key] = value
+        else:
+            raise ConfigError(f"unknown emulator option {key!r} in {url!r}",
+                              'expected "emu:BOARD[?realtime=1][&camera=SRC][&engine=litert|tflm]"')
+    if not name:
+        raise ConfigError(f"no board in {url!r}", "e.g. emu:imx500, emu:coralmicro, emu:spresense")
+    return name, opts
+
+
+def open_emulator(url: str, **overrides) -> EmulatorLink:
+    name, opts = parse_emu_url(url)
+    opts.update({k: v for k, v in overrides.items() if v is not None})
+    return EmulatorLink(name, **opts)

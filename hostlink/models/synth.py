@@ -1,0 +1,294 @@
+"""Small, valid TFLite models written without TensorFlow, for tests, the emulator and benchmarks.
+
+Graphs are assembled with the flatbuffer object API of ai-edge-litert's schema
+(``ModelT``/``SubGraphT``/``OperatorT``...) and packed with the ``TFL3`` identifier, so LiteRT
+and tflite-micro load them like converter output. Weights are seeded random numbers; INT8 graphs
+use per-channel symmetric int8 weights, int32 biases (scale = input scale x weight scale) and
+int8 activations, the layout the TFLite converter emits for full-integer quantization.
+
+    GraphBuilder(int8=True) -> .input() -> .conv2d()/.depthwise_conv2d()/.fully_connected()...
+    -> .build(outputs) -> bytes
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import flatbuffers
+import numpy as np
+from ai_edge_litert import schema_py_generated as fb
+
+from .tflite import TFLITE_IDENTIFIER
+
+_BUFFER_ALIGN = 16  # the converter aligns every weight buffer to 16 bytes; SIMD kernels expect it
+_ACT = {"NONE": fb.ActivationFunctionType.NONE, "RELU": fb.ActivationFunctionType.RELU,
+        "RELU6": fb.ActivationFunctionType.RELU6}
+_PAD = {"SAME": fb.Padding.SAME, "VALID": fb.Padding.VALID}
+
+
+class _AlignedBufferT(fb.BufferT):
+    def Pack(self, builder):
+        data = None
+        if self.data is not None:
+            raw = np.ascontiguousarray(self.data, dtype=np.uint8)
+            builder.StartVector(1, raw.size, _BUFFER_ALIGN)
+            builder.head = builder.head - raw.size
+            builder.Bytes[builder.head:builder.head + raw.size] = raw.tobytes()
+            data = builder.EndVector()
+        fb.BufferStart(builder)
+        if data is not None:
+            fb.BufferAddData(builder, data)
+        return fb.BufferEnd(builder)
+
+
+@dataclass
+class _Tensor:
+    shape: tuple[int, ...]
+    dtype: int
+    scale: float | None
+    zero_point: int
+
+
+class GraphBuilder:
+    """Append ops to one subgraph; every method returns the index of the tensor it creates."""
+
+    def __init__(self, *, int8: bool = True, seed: int = 0):
+        self.int8 = int8
+        self.rng = np.random.default_rng(seed)
+        self.tensors: list[fb.TensorT] = []
+        self.meta: list[_Tensor] = []
+        self.buffers: list[fb.BufferT] = [_AlignedBufferT()]  # buffer 0: the empty sentinel
+        self.opcodes: list[fb.OperatorCodeT] = []
+        self.operators: list[fb.OperatorT] = []
+        self.inputs: list[int] = []
+
+    # tensors
+    def _tensor(self, shape, dtype, name, *, data: np.ndarray | None = None,
+                scale=None, zero_point=0, axis: int = 0) -> int:
+        t = fb.TensorT()
+        t.shape = list(shape)
+        t.type = dtype
+        t.name = name
+        if data is not None:
+            buf = _AlignedBufferT()
+            buf.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), dtype=np.uint8)
+            self.buffers.append(buf)
+            t.buffer = len(self.buffers) - 1
+        if scale is not None:
+            q = fb.QuantizationParametersT()
+            scales = np.atleast_1d(np.asarray(scale, dtype=np.float32))
+            q.scale = [float(s) for s in scales]
+            q.zeroPoint = [int(zero_point)] * len(scales)
+            q.quantizedDimension = axis
+            t.quantization = q
+        self.tensors.append(t)
+        first_scale = float(np.atleast_1d(scale)[0]) if scale is not None else None
+        self.meta.append(_Tensor(tuple(shape), dtype, first_scale, zero_point))
+        return len(self.tensors) - 1
+
+    def _activation(self, shape, name, scale: float) -> int:
+        if self.int8:
+            return self._tensor(shape, fb.TensorType.INT8, name, scale=scale, zero_point=0)
+        return self._tensor(shape, fb.TensorType.FLOAT32, name)
+
+    def _weights(self, shape, name, fan_in: int, axis: int) -> tuple[int, np.ndarray | None]:
+        w = self.rng.normal(0.0, 1.0 / math.sqrt(fan_in), size=shape).astype(np.float32)
+        if not self.int8:
+            return self._tensor(shape, fb.TensorType.FLOAT32, name, data=w), None
+        reduce = tuple(i for i in range(len(shape)) if i != axis)
+        scale = np.maximum(np.abs(w).max(axis=reduce), 1e-6) / 127.0
+        bshape = [1] * len(shape)
+        bshape[axis] = -1
+        q = np.clip(np.round(w / scale.reshape(bshape)), -127, 127).astype(np.int8)
+        return self._tensor(shape, fb.TensorType.INT8, name, data=q, scale=scale, axis=axis), scale
+
+    def _bias(self, n: int, name: str, in_scale: float | None, w_scale) -> int:
+        b = self.rng.normal(0.0, 0.05, size=n).astype(np.float32)
+        if not self.int8:
+            return self._tensor((n,), fb.TensorType.FLOAT32, name, data=b)
+        s = (in_scale * w_scale).astype(np.float32)
+        q = np.round(b / s).astype(np.int32)
+        return self._tensor((n,), fb.TensorType.INT32, name, data=q, scale=s, axis=0)
+
+    def _out_scale(self, x: int, fan_in: int) -> float:
+        # A rough running estimate keeps int8 activations inside their range; exactness is not
+        # the point of a synthetic model, only that it quantizes like a real one.
+        return (self.meta[x].scale or 1.0) * math.sqrt(fan_in) * 0.5
+
+    def _opcode(self, op: str | int) -> int:
+        if isinstance(op, str) and not hasattr(fb.BuiltinOperator, op):
+            key = ("custom", op)
+        else:
+            key = ("builtin", getattr(fb.BuiltinOperator, op) if isinstance(op, str) else op)
+        for i, code in enumerate(self.opcodes):
+            have = ("custom", code.customCode) if code.customCode else ("builtin", code.builtinCode)
+            if have == key:
+                return i
+        code = fb.OperatorCodeT()
+        if key[0] == "custom":
+            code.builtinCode = code.deprecatedBuiltinCode = fb.BuiltinOperator.CUSTOM
+            code.customCode = op
+        else:
+            code.builtinCode = key[1]
+            code.deprecatedBuiltinCode = min(key[1], 127)  # the old int8 field saturates at 127
+        self.opcodes.append(code)
+        return len(self.opcodes) - 1
+
+    def op(self, op: str, inputs: list[int], outputs: list[int], *, options_type: int = 0,
+           options=None, custom_options: bytes | None = None) -> None:
+        """Append any op, builtin (by its BuiltinOperator name) or custom (any other name)."""
+        o = fb.OperatorT()
+        o.opcodeIndex = self._opcode(op)
+        o.inputs = list(inputs)
+        o.outputs = list(outputs)
+        o.builtinOptionsType = options_type
+        o.builtinOptions = options
+        if custom_options is not None:
+            o.customOptions = list(custom_options)
+        self.operators.append(o)
+
+    # layers
+    def input(self, shape=(1, 8, 8, 3), name: str = "input", *, scale: float = 1 / 128,
+              zero_point: int = 0) -> int:
+        if self.int8:
+            i = self._tensor(shape, fb.TensorType.INT8, name, scale=scale, zero_point=zero_point)
+        else:
+            i = self._tensor(shape, fb.TensorType.FLOAT32, name)
+        self.inputs.append(i)
+        return i
+
+    def float_input(self, shape=(1, 8, 8, 3), name: str = "input") -> int:
+        """A float32 model input; follow it with ``quantize`` for the INT8 body."""
+        i = self._tensor(shape, fb.TensorType.FLOAT32, name)
+        self.inputs.append(i)
+        return i
+
+    def quantize(self, x: int, scale: float = 1 / 128, zero_point: int = 0) -> int:
+        out = self._tensor(self.meta[x].shape, fb.TensorType.INT8, "quantize", scale=scale,
+                           zero_point=zero_point)
+        self.op("QUANTIZE", [x], [out])
+        return out
+
+    def dequantize(self, x: int) -> int:
+        out = self._tensor(self.meta[x].shape, fb.TensorType.FLOAT32, "dequantize")
+        self.op("DEQUANTIZE", [x], [out])
+        return out
+
+    @staticmethod
+    def _spatial(size: int, k: int, stride: int, padding: str) -> int:
+        return -(-size // stride) if padding == "SAME" else (size - k) // stride + 1
+
+    def conv2d(self, x: int, out_c: int, k: int = 3, *, stride: int = 1, padding: str = "SAME",
+               activation: str = "RELU", name: str = "conv") -> int:
+        n, h, w, c = self.meta[x].shape
+        wt, ws = self._weights((out_c, k, k, c), f"{name}/w", k * k * c, axis=0)
+        b = self._bias(out_c, f"{name}/b", self.meta[x].scale, ws)
+        oh, ow = self._spatial(h, k, stride, padding), self._spatial(w, k, stride, padding)
+        out = self._activation((n, oh, ow, out_c), name, self._out_scale(x, k * k * c))
+        opt = fb.Conv2DOptionsT()
+        opt.padding, opt.strideH, opt.strideW = _PAD[padding], stride, stride
+        opt.fusedActivationFunction = _ACT[activation]
+        self.op("CONV_2D", [x, wt, b], [out], options_type=fb.BuiltinOptions.Conv2DOptions,
+                options=opt)
+        return out
+
+    def depthwise_conv2d(self, x: int, k: int = 3, *, multiplier: int = 1, stride: int = 1,
+                         padding: str = "SAME", activation: str = "RELU",
+                         name: str = "dwconv") -> int:
+        n, h, w, c = self.meta[x].shape
+        oc = c * multiplier
+        wt, ws = self._weights((1, k, k, oc), f"{name}/w", k * k, axis=3)
+        b = self._bias(oc, f"{name}/b", self.meta[x].scale, ws)
+        oh, ow = self._spatial(h, k, stride, padding), self._spatial(w, k, stride, padding)
+        out = self._activation((n, oh, ow, oc), name, self._out_scale(x, k * k))
+        opt = fb.DepthwiseConv2DOptionsT()
+        opt.padding, opt.strideH, opt.strideW = _PAD[padding], stride, stride
+        opt.depthMultiplier = multiplier
+        opt.fusedActivationFunction = _ACT[activation]
+        self.op("DEPTHWISE_CONV_2D", [x, wt, b], [out],
+                options_type=fb.BuiltinOptions.DepthwiseConv2DOptions, options=opt)
+        return out
+
+    def fully_connected(self, x: int, units: int, *, activation: str = "NONE",
+                        name: str = "fc") -> int:
+        shape = self.meta[x].shape
+        features = int(np.prod(shape[1:]))
+        wt, ws = self._weights((units, features), f"{name}/w", features, axis=0)
+        b = self._bias(units, f"{name}/b", self.meta[x].scale, ws)
+        out = self._activation((shape[0], units), name, self._out_scale(x, features))
+        opt = fb.FullyConnectedOptionsT()
+        opt.fusedActivationFunction = _ACT[activation]
+        self.op("FULLY_CONNECTED", [x, wt, b], [out],
+                options_type=fb.BuiltinOptions.FullyConnectedOptions, options=opt)
+        return out
+
+    def add(self, a: int, b: int, name: str = "add") -> int:
+        scale = max(self.meta[a].scale or 1.0, self.meta[b].scale or 1.0) * 2
+        out = self._activation(self.meta[a].shape, name, scale)
+        opt = fb.AddOptionsT()
+        self.op("ADD", [a, b], [out], options_type=fb.BuiltinOptions.AddOptions, options=opt)
+        return out
+
+    def average_pool(self, x: int, k: int, *, stride: int | None = None,
+                     padding: str = "VALID", name: str = "avgpool") -> int:
+        n, h, w, c = self.meta[x].shape
+        stride = stride or k
+        oh, ow = self._spatial(h, k, stride, padding), self._spatial(w, k, stride, padding)
+        out = self._activation((n, oh, ow, c), name, self.meta[x].scale or 1.0)
+        opt = fb.Pool2DOptionsT()
+        opt.padding, opt.strideH, opt.strideW = _PAD[padding], stride, stride
+        opt.filterHeight, opt.filterWidth = k, k
+        self.op("AVERAGE_POOL_2D", [x], [out], options_type=fb.BuiltinOptions.Pool2DOptions,
+                options=opt)
+        return out
+
+    def unary(self, op: str, x: int, name: str | None = None) -> int:
+        """A shape-preserving op without options (TANH, LOGISTIC, RELU, HARD_SWISH, or a custom one)."""
+        out = self._activation(self.meta[x].shape, name or op.lower(), self.meta[x].scale or 1.0)
+        self.op(op, [x], [out])
+        return out
+
+    def build(self, outputs: list[int], *, description: str = "hostlink synthetic model") -> bytes:
+        sg = fb.SubGraphT()
+        sg.tensors = self.tensors
+        sg.inputs = self.inputs
+        sg.outputs = list(outputs)
+        sg.operators = self.operators
+        sg.name = "main"
+        model = fb.ModelT()
+        model.version = 3
+        model.operatorCodes = self.opcodes
+        model.subgraphs = [sg]
+        model.buffers = self.buffers
+        model.description = description
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(model.Pack(builder), file_identifier=TFLITE_IDENTIFIER)
+        return bytes(builder.Output())
+
+
+def tiny_int8_model(input_shape=(1, 8, 8, 3), *, channels: int = 8, classes: int = 4,
+                    float_output: bool = True, seed: int = 0) -> bytes:
+    """conv 3x3 -> depthwise 3x3 -> FC, full-integer INT8 like the TinyTracker export.
+
+    ``float_output`` ends in a DEQUANTIZE (float32 output tensor), as the TFLite converter does
+    when only the input type is set to int8.
+    """
+    g = GraphBuilder(int8=True, seed=seed)
+    x = g.input(input_shape)
+    x = g.conv2d(x, channels, 3, stride=1)
+    x = g.depthwise_conv2d(x, 3)
+    x = g.fully_connected(x, classes)
+    if float_output:
+        x = g.dequantize(x)
+    return g.build([x])
+
+
+def tiny_float_model(input_shape=(1, 8, 8, 3), *, channels: int = 8, classes: int = 4,
+                     seed: int = 0) -> bytes:
+    """The same graph as ``tiny_int8_model`` left in float32 (what every INT8 board refuses)."""
+    g = GraphBuilder(int8=False, seed=seed)
+    x = g.input(input_shape)
+    x = g.conv2d(x, channels, 3)
+    x = g.depthwise_conv2d(x, 3)
+    x = g.fully_connected(x, classes)
+    return g.build([x])
