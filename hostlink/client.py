@@ -7,6 +7,7 @@ lost to corruption is retried with the same seq, which the board answers from it
 instead of doing the work twice.
 """
 import collections
+import functools
 import time
 import zlib
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from . import fastcodec
 from . import protocols as P
 from .config import DEFAULT_TIMEOUTS, Timeouts
 from .errors import ConfigError, DeviceError, LinkError, LinkTimeout, ModelFileError, ModelRefused, ProtocolError
@@ -166,6 +168,8 @@ class Device:
             raise ProtocolError(f"protocol version mismatch: the board speaks v{f.version}, this hostlink speaks v{P.VERSION}",
                                 "update the board firmware (`hostlink flash`) or hostlink so both speak the same version")
         try:
+            if f.type == P.MsgType.RESULT:
+                return fastcodec.decode_result(f.payload)
             body = P.payload_struct(f.type, True).parse(f.payload)
         except KeyError:
             raise ProtocolError(f"unexpected {_name(f.type)} reply to {what}") from None
@@ -383,8 +387,7 @@ class Device:
         if input is not None:
             self.send_input(input)
             source = P.InputSource.HOST
-        payload = M.Capture.build(dict(count=count, period_us=period_us, source=source.name,
-                                       options=dict(return_input=return_input)))
+        payload = _capture_payload(count, period_us, source, return_input)
         out_bytes = sum(s.nbytes for s in model.outputs) + 64
         frame_s = max(model.expected_frame_us, 1) / 1e6
         per_frame = self._deadline_s(work_s=frame_s + period_us / 1e6, wire_bytes=out_bytes)
@@ -400,19 +403,21 @@ class Device:
             results.append(self._result(self._check(f, "CAPTURE")))
         return results
 
-    def _result(self, c) -> CaptureResult:
-        hz = (self.info.clock_hz if self.info else 1_000_000) or 1_000_000
-        scale = 1e6 / hz
-        stages = {str(s.stage).lower(): StageTiming(s.start * scale, s.end * scale) for s in c.stages}
-        specs, outs = [], []
-        for o in c.outputs:
-            spec = _spec(o.spec)
-            specs.append(spec)
-            outs.append(np.frombuffer(o.data, dtype=spec.numpy_dtype).reshape(spec.shape))
-        return CaptureResult(frame=c.frame, count=c.count, stages=stages, outputs=outs, output_specs=specs)
+    def _result(self, decoded) -> CaptureResult:
+        frame, count, stage_list, outputs = decoded
+        scale = 1e6 / ((self.info.clock_hz if self.info else 0) or 1_000_000)
+        stages = {name: StageTiming(a * scale, b * scale) for name, a, b in stage_list}
+        specs = [TensorSpec(n, dt, shape, scale_, zp) for n, dt, shape, scale_, zp, _ in outputs]
+        return CaptureResult(frame=frame, count=count, stages=stages, outputs=[o[5] for o in outputs], output_specs=specs)
 
     def reset(self) -> None:
         self._request(P.MsgType.RESET, M.Reset.build(dict(mode="SOFT")), "RESET", self._deadline_s())
+
+
+@functools.lru_cache(maxsize=64)
+def _capture_payload(count: int, period_us: int, source: P.InputSource, return_input: bool) -> bytes:
+    return M.Capture.build(dict(count=count, period_us=period_us, source=source.name,
+                                options=dict(return_input=return_input)))
 
 
 def _check_flatbuffer(data: bytes, where: str) -> None:

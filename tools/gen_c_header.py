@@ -247,6 +247,15 @@ def generate(root: Path = ROOT) -> str:
         out += struct_block(name, st)
         out.append("")
 
+    formats_fe = M.Formats
+    terms = []
+    for fmt in M.ModelFormat:
+        bit = formats_fe.flags[M.FORMAT_NAMES[fmt].replace("-", "_")]
+        terms.append(f"(f) == HL_FMT_{fmt.name} ? 0x{bit:02X}u")
+    out.append("/* ModelFormat -> its bit in DeviceInfo.formats (via messages.FORMAT_NAMES) */")
+    out.append(f"#define HL_FORMAT_BIT(f) ({' : '.join(terms)} : 0u)")
+    out.append("")
+
     out.append("/* messages.PAYLOADS: which payload each (type, direction) carries */")
     for (mtype, response), st in M.PAYLOADS.items():
         sname = next(k for k, v in structs.items() if v is st)

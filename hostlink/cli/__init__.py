@@ -13,6 +13,7 @@ from ..errors import HostlinkError
 COMMAND_MODULES = [
     "hostlink.cli.device",
     "hostlink.cli.emulate",
+    "hostlink.cli.inspect",
 ]
 
 

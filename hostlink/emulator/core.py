@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import fastcodec
 from .. import protocols as P
 from ..framing import Deframer, RawFrame, encode_frame
 from ..protocols import messages as M
@@ -304,16 +305,15 @@ class BoardCore:
         hz = self.backend.device_info()["clock_hz"]
         period_ticks = body.period_us * hz // 1_000_000
         t0 = self.backend.now()
-        result_struct = P.payload_struct(P.MsgType.RESULT, True)
+        specs = [(fastcodec.encode_spec(s.name, s.dtype, s.shape, s.scale, s.zero_point), s.numpy_dtype)
+                 for s in m.outputs]
         for i in range(body.count):
             if period_ticks:
                 self.backend.wait_until(t0 + i * period_ticks)
             outcome = self.backend.run_frame(m, host_inputs, i)
-            payload = result_struct.build(dict(
-                frame=i, count=body.count,
-                stages=[dict(stage=s.name, start=a, end=b) for s, a, b in outcome.stages],
-                outputs=[dict(spec=_spec_dict(spec), data=np.ascontiguousarray(arr, dtype=spec.numpy_dtype).tobytes())
-                         for spec, arr in zip(m.outputs, outcome.outputs)]))
+            payload = fastcodec.encode_result(
+                i, body.count, outcome.stages,
+                [(spec, np.ascontiguousarray(arr, dtype=dt).tobytes()) for (spec, dt), arr in zip(specs, outcome.outputs)])
             self._send(P.MsgType.RESULT, seq, payload, out)
 
     def _reset(self, seq, body, out):

@@ -22,10 +22,13 @@ class LiteRTEngine:
     name = "litert"
 
     def __init__(self, model: bytes, num_threads: int = 1):
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         self._model = model  # the interpreter keeps a pointer into this buffer
-        self._it = Interpreter(model_content=model, num_threads=num_threads)
+        # The built-in kernels without the XNNPACK delegate: deterministic, closest to the integer
+        # reference kernels boards run, and what the host reference run uses, so outputs compare bit-exactly.
+        self._it = Interpreter(model_content=model, num_threads=num_threads,
+                               experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         self._it.allocate_tensors()
         self._in = self._it.get_input_details()
         self._out = self._it.get_output_details()

@@ -1,25 +1,25 @@
 """The tensor arena a model needs under tflite-micro, measured by tflite-micro itself.
 
 The figure is the smallest ``arena_size`` for which the TFLM interpreter (the ``tflite_micro``
-wheel, the same kernels and memory planner as the firmware) allocates every tensor. It is found
-in two steps:
+wheel: the same kernels and memory planner as the firmware) allocates every tensor:
 
-1. One interpreter with a generous arena reports its allocation through
-   ``print_allocations()`` (RecordingMicroAllocator, "Arena allocation total": planned
-   activations + persistent structures). The minimum cannot be below that total.
-2. A bisection between that total and the generous size finds the smallest size that still
-   succeeds; it is larger than the total by the scratch memory kernels take while preparing.
-
-Never probe below the reported total: the wheel crashes (SIGSEGV) instead of failing cleanly
-when an arena cannot hold its persistent structures.
+1. One interpreter with a generous arena, in this process, proves the model can be planned and
+   reports its allocation through ``print_allocations()`` (RecordingMicroAllocator: "head" =
+   planned activations, "tail" = persistent structures). The minimum is above the tail.
+2. A child process (``_arena_probe.py``) bisects between the tail and the generous size. Probing
+   too small an arena can crash the wheel (SIGSEGV) instead of failing cleanly, so every probe is
+   announced first; when the child dies the announced size counts as too small and a new child
+   carries on from there.
 
 The host build is 64-bit, so its pointer-bearing structs are larger than on a 32-bit MCU: the
-figure is a slight over-estimate for the boards, which is the safe side for an admission check.
+figure slightly over-states what a board needs, the safe side for an admission check.
 """
 from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import tempfile
 import threading
 import zlib
@@ -28,8 +28,10 @@ from ..errors import ModelFileError
 
 _LOCK = threading.Lock()
 _CACHE: dict[tuple[int, int], int] = {}
-_TOTAL_RE = re.compile(r"Arena allocation total (\d+) bytes")
+_TAIL_RE = re.compile(r"Arena allocation tail (\d+) bytes")
 _MAX_ARENA = 1 << 30
+_PROBE_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_arena_probe.py")
+_MAX_CHILDREN = 64  # each crash costs one child; a bisection has ~20 probes
 
 
 class _StderrCapture:
@@ -56,7 +58,10 @@ def _runtime():
 
 
 def _try(runtime, data: bytes, size: int) -> tuple[object | None, str]:
-    """One interpreter with ``size`` bytes of arena; returns it (or None) and what TFLM printed."""
+    """One interpreter with ``size`` bytes of arena; returns it (or None) and what TFLM printed.
+
+    Only call with sizes known to hold the persistent structures (see the module docstring).
+    """
     with _StderrCapture() as cap:
         try:
             interp = runtime.Interpreter.from_bytes(data, arena_size=size)
@@ -70,6 +75,39 @@ def _try(runtime, data: bytes, size: int) -> tuple[object | None, str]:
 
 def _short_of_memory(log: str) -> bool:
     return "Failed to allocate" in log and "registration" not in log and "Didn't find op" not in log
+
+
+def _bisect_in_children(data: bytes, lo: int, hi: int) -> int:
+    for _ in range(_MAX_CHILDREN):
+        if hi - lo <= 1:
+            return hi
+        proc = subprocess.run([sys.executable, _PROBE_SCRIPT, str(lo), str(hi)], input=data,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=False)
+        pending = None
+        for line in proc.stdout.decode("ascii", "replace").splitlines():
+            word, _, num = line.partition(" ")
+            if not num.isdigit():
+                continue
+            n = int(num)
+            if word == "probe":
+                pending = n
+            elif word == "ok":
+                hi, pending = n, None
+            elif word == "fail":
+                lo, pending = n, None
+            elif word == "done":
+                return n
+        if pending is None and proc.returncode == 0:
+            break
+        if pending is not None:  # the child died inside this probe: the arena was too small
+            lo = max(lo, pending)
+        elif proc.returncode != 0 and pending is None:
+            break
+    if hi - lo <= 1:
+        return hi
+    raise ModelFileError(f"tflite-micro probe processes kept failing between {lo} and {hi} bytes",
+                         hint=f"run `{sys.executable} {_PROBE_SCRIPT} {lo} {hi} < model.tflite` "
+                              "to see why")
 
 
 def measure_arena(data: bytes) -> int:
@@ -100,18 +138,8 @@ def measure_arena(data: bytes) -> int:
                      "runs (edgetpu-custom-op needs the Edge TPU); its arena cannot be measured "
                      "on the host")
         del interp
-        found = _TOTAL_RE.findall(log)
-        hi = size
-        # Without the reported total there is no safe lower bound (see the module docstring):
-        # keep the generous size that is known to work.
-        lo = int(found[-1]) - 1 if found else hi - 1
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            probe, _ = _try(runtime, data, mid)
-            if probe is not None:
-                hi = mid
-            else:
-                lo = mid
-            del probe
-        _CACHE[key] = hi
-        return hi
+        tail = _TAIL_RE.findall(log)
+        # Persistent structures alone never suffice, so the tail is a size known to fail.
+        lo = int(tail[-1]) if tail else 0
+        _CACHE[key] = _bisect_in_children(data, lo, size)
+        return _CACHE[key]

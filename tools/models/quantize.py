@@ -16,7 +16,11 @@ def to_int8_tflite(model, representative: np.ndarray) -> bytes:
         for x in representative:
             yield [x[None].astype(np.float32)]
 
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    # A fixed batch of 1 keeps the graph static: a dynamic batch leaves SHAPE/STRIDED_SLICE/PACK
+    # ops around every Flatten/Reshape, which microcontroller runtimes and op checks reject.
+    spec = tf.TensorSpec([1, *model.input_shape[1:]], tf.float32)
+    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([fn], model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = samples
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -25,12 +29,20 @@ def to_int8_tflite(model, representative: np.ndarray) -> bytes:
     return conv.convert()
 
 
+def _interpreter(model_content: bytes, num_threads: int = 1):
+    # Builtin kernels only: XNNPACK would fold ops into a DELEGATE node and round differently from
+    # the integer kernels a board runs.
+    return tf.lite.Interpreter(
+        model_content=model_content, num_threads=num_threads,
+        experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+
+
 class TfliteRunner:
     """Runs a (quantized) .tflite one sample at a time, quantizing the input with the tensor's own
     scale and zero point."""
 
     def __init__(self, model_content: bytes):
-        self.interp = tf.lite.Interpreter(model_content=model_content, num_threads=2)
+        self.interp = _interpreter(model_content, num_threads=2)
         self.interp.allocate_tensors()
         self.inp = self.interp.get_input_details()[0]
         self.out = self.interp.get_output_details()[0]
@@ -61,5 +73,5 @@ class TfliteRunner:
 
 def op_names(model_content: bytes) -> list[str]:
     """Builtin op names in the graph, for the card (what a board's op check will see)."""
-    interp = tf.lite.Interpreter(model_content=model_content)
+    interp = _interpreter(model_content)
     return sorted({d["op_name"] for d in interp._get_ops_details()})

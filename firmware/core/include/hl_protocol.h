@@ -316,6 +316,9 @@ typedef enum {
 /* messages.Empty */
 #define HL_EMPTY_SIZE 0u
 
+/* ModelFormat -> its bit in DeviceInfo.formats (via messages.FORMAT_NAMES) */
+#define HL_FORMAT_BIT(f) ((f) == HL_FMT_TFLITE ? 0x01u : (f) == HL_FMT_EDGETPU_TFLITE ? 0x02u : (f) == HL_FMT_IMX500_PACKEROUT ? 0x04u : (f) == HL_FMT_IMX500_RPK ? 0x08u : 0u)
+
 /* messages.PAYLOADS: which payload each (type, direction) carries */
 /*   HELLO         request  Hello */
 /*   DEVICE_INFO   response DeviceInfo */

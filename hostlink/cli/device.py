@@ -1,0 +1,221 @@
+"""Commands that talk to one board: boards, info, upload, capture, run, demo."""
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+from rich.table import Table
+
+from ..bundled import bundled_model
+from ..emulator.profiles import BOARD_NAMES, get_profile
+from ..errors import ConfigError
+from ..stats import STAGE_ORDER, stage_summary
+from .common import echo_json, open_device, out_console, upload_progress
+
+
+def _boards_found():
+    try:
+        from ..boards.discovery import find_boards
+    except ImportError:
+        return None
+    return find_boards()
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def boards(as_json):
+    """List boards plugged in (by USB id and mode) and the emulator profiles."""
+    found = _boards_found()
+    emus = [dict(board=n, port=f"emu:{n}", title=get_profile(n).title) for n in BOARD_NAMES]
+    usb = [] if found is None else [dict(board=b.board, mode=b.mode, vid=f"{b.vid:04x}", pid=f"{b.pid:04x}",
+                                         serial=b.serial, port=b.port, description=b.description) for b in found]
+    if as_json:
+        echo_json(dict(usb=usb, emulators=emus))
+        return
+    t = Table(title="USB devices", title_justify="left")
+    for col in ("board", "mode", "vid:pid", "serial", "port"):
+        t.add_column(col)
+    for b in usb:
+        t.add_row(b["board"], b["mode"], f"{b['vid']}:{b['pid']}", b["serial"] or "", b["port"] or "")
+    if usb:
+        out_console.print(t)
+    else:
+        out_console.print("No boards plugged in" + ("" if found is not None else " (USB discovery unavailable)")
+                          + "; the emulator is used by default.")
+    e = Table(title="Emulated boards", title_justify="left")
+    e.add_column("port")
+    e.add_column("board")
+    for b in emus:
+        e.add_row(b["port"], b["title"])
+    out_console.print(e)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def info(ctx, as_json):
+    """Show what the board says about itself and its active model."""
+    with open_device(ctx) as dev:
+        model = dev.model_info()
+        d = dev.info
+        if as_json:
+            echo_json(dict(device=d.__dict__ | {"capabilities": sorted(d.capabilities)}, model=model.__dict__))
+            return
+        out_console.print(f"[bold]{d.board_name}[/] on {dev.link.url}")
+        out_console.print(f"  serial {d.serial}, firmware {d.fw_version}, protocol v{d.proto_version}, "
+                          f"clock {d.clock_hz / 1e6:g} MHz, max payload {d.max_payload} B")
+        out_console.print(f"  formats: {', '.join(d.formats)}; stages: {', '.join(d.stages)}")
+        out_console.print("  memory: " + ", ".join(f"{k} {v / 1024:.0f} KB" for k, v in d.memory.items()))
+        out_console.print("  capabilities: " + ", ".join(sorted(d.capabilities)))
+        if model.loaded:
+            out_console.print(f"  model: {model.name} ({model.format}, {model.size / 1024:.1f} KB, {model.macs / 1e6:.2f} M MACs, "
+                              f"arena {model.arena_bytes / 1024:.1f} KB) on {model.engine}, "
+                              f"expected {model.expected_frame_us / 1000:.2f} ms/frame")
+        else:
+            out_console.print("  model: none loaded")
+
+
+def _do_upload(dev, model_path, name=None, fmt=None):
+    progress, update = upload_progress(f"upload {Path(model_path).name}")
+    with progress:
+        return dev.upload(model_path, name=name, fmt=fmt, progress=update)
+
+
+@click.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--name", help="Name stored on the board (default: file stem).")
+@click.option("--format", "fmt", type=click.Choice(["tflite", "edgetpu-tflite", "imx500-packerout", "imx500-rpk"]),
+              help="Override format detection.")
+@click.pass_context
+def upload(ctx, model, name, fmt):
+    """Upload MODEL and make it active once its CRC verifies on the board."""
+    with open_device(ctx) as dev:
+        t = time.perf_counter()
+        m = _do_upload(dev, model, name, fmt)
+        dt = time.perf_counter() - t
+        click.echo(f"{m.name}: {m.size} bytes in {dt:.2f} s, active on {dev.info.board} "
+                   f"({m.engine}; arena {m.arena_bytes / 1024:.1f} KB; expected {m.expected_frame_us / 1000:.2f} ms/frame)")
+
+
+def _result_json(r):
+    return dict(frame=r.frame, total_ms=r.total_ms,
+                stages={k: dict(start_us=v.start_us, end_us=v.end_us, ms=v.duration_ms) for k, v in r.stages.items()},
+                outputs=[dict(name=s.name, dtype=s.dtype, shape=list(s.shape), values=s.dequantize(o).ravel()[:64].tolist())
+                         for s, o in zip(r.output_specs, r.outputs)])
+
+
+@click.command()
+@click.option("--count", "-n", default=1, show_default=True, help="Frames to capture.")
+@click.option("--period-ms", default=0.0, help="Frame period on the board clock (0: back to back).")
+@click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False),
+              help="Run on this host tensor (.npy: float values are quantized with the input's scale) instead of the sensor.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def capture(ctx, count, period_ms, input_path, as_json):
+    """Capture frames with the active model and print per-stage board timings."""
+    tensor = None
+    if input_path:
+        try:
+            tensor = np.load(input_path)
+        except Exception as exc:
+            raise ConfigError(f"cannot read {input_path} as a .npy array: {exc}") from None
+    with open_device(ctx) as dev:
+        if not dev.model_info().loaded:
+            raise ConfigError(f"no model is loaded on {dev.info.board}", "upload one first: hostlink upload MODEL")
+        results = dev.capture(count=count, period_us=int(period_ms * 1000), input=tensor)
+        if as_json:
+            echo_json(dict(board=dev.info.board, results=[_result_json(r) for r in results]))
+            return
+        for r in results:
+            stages = "  ".join(f"{k} {v.duration_ms:.3f}" for k, v in r.stages.items())
+            outs = "; ".join(np.array2string(s.dequantize(o).ravel()[:8], precision=4) for s, o in zip(r.output_specs, r.outputs))
+            click.echo(f"frame {r.frame}: {stages}  total {r.total_ms:.3f} ms  -> {outs}")
+
+
+def _stage_table(rows: list[tuple[str, str, dict]], title: str) -> Table:
+    """One row per board, one column per stage (median ms)."""
+    names = [n for n in STAGE_ORDER if any(n in s["stages"] for _, _, s in rows)]
+    t = Table(title=title, title_justify="left")
+    t.add_column("board")
+    t.add_column("model")
+    for n in names:
+        t.add_column(n, justify="right")
+    t.add_column("total", justify="right")
+    for board, model, s in rows:
+        cells = ["—" if n not in s["stages"] else f"{s['stages'][n]['median_ms']:.2f}" for n in names]
+        t.add_row(board, model, *cells, f"{s['total_ms']:.2f}")
+    return t
+
+
+def _spread_table(s: dict, title: str) -> Table:
+    """One row per stage: median, min, max, IQR."""
+    t = Table(title=title, title_justify="left")
+    for col in ("stage", "median ms", "min ms", "max ms", "IQR ms"):
+        t.add_column(col, justify="left" if col == "stage" else "right")
+    for n, v in s["stages"].items():
+        t.add_row(n, f"{v['median_ms']:.3f}", f"{v['min_ms']:.3f}", f"{v['max_ms']:.3f}", f"{v['iqr_ms']:.3f}")
+    t.add_row("total", f"{s['total_ms']:.3f}", f"{s['total_min_ms']:.3f}", f"{s['total_max_ms']:.3f}", "")
+    return t
+
+
+def run_model(dev, model_path, frames: int, warmup: int):
+    _do_upload(dev, model_path)
+    if warmup:
+        dev.capture(count=warmup)
+    return dev.capture(count=frames)
+
+
+@click.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--frames", "-n", default=20, show_default=True, help="Measured frames.")
+@click.option("--warmup", default=2, show_default=True, help="Frames run and discarded first.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def run(ctx, model, frames, warmup, as_json):
+    """Upload MODEL, capture N frames and print median/min/max per stage."""
+    with open_device(ctx) as dev:
+        results = run_model(dev, model, frames, warmup)
+        s = stage_summary(results)
+        if as_json:
+            echo_json(dict(board=dev.info.board, model=Path(model).name, frames=s["frames"],
+                           stages={k: {m: v[m] for m in ("median_ms", "min_ms", "max_ms")} for k, v in s["stages"].items()},
+                           total_ms=s["total_ms"]))
+            return
+        out_console.print(_spread_table(s, f"{Path(model).name}: {frames} frames on {dev.info.board_name} ({dev.model.engine})"))
+
+
+@click.command()
+@click.option("--frames", "-n", default=20, show_default=True, help="Measured frames per board.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def demo(ctx, frames, as_json):
+    """The main job on the emulators: upload the bundled demo model to each board, capture, tabulate."""
+    rows, out = [], []
+    for name in BOARD_NAMES:
+        prof = get_profile(name)
+        model = bundled_model(prof.demo_model)
+        with _emu(ctx, name) as dev:
+            results = run_model(dev, model, frames, warmup=2)
+            s = stage_summary(results)
+            rows.append((name, model.name, s))
+            out.append(dict(board=name, model=model.name, engine=dev.model.engine, frames=s["frames"],
+                            stages={k: {m: v[m] for m in ("median_ms", "min_ms", "max_ms")} for k, v in s["stages"].items()},
+                            total_ms=s["total_ms"]))
+    if as_json:
+        echo_json(out)
+        return
+    out_console.print(_stage_table(rows, f"Per-stage board timings in ms, median of {frames} frames (emulated boards)"))
+    out_console.print("Timing model: docs/timing-model.md. Spresense runs TinyTrackerS: TinyTracker does not fit its "
+                      "768 KB main-core RAM (try: hostlink inspect).")
+
+
+def _emu(ctx, name):
+    from ..api import connect
+    from .common import trace_printer
+
+    return connect(f"emu:{name}", trace=trace_printer if ctx.find_root().obj.get("trace") else None)
+
+
+def register(group: click.Group) -> None:
+    for cmd in (boards, info, upload, capture, run, demo):
+        group.add_command(cmd)

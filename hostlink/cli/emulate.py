@@ -1,0 +1,48 @@
+"""`hostlink emulate`: serve an emulated board on a pty or TCP so any host tool can talk to it."""
+import signal
+import threading
+
+import click
+
+from ..emulator.board import EmulatedBoard
+from ..emulator.profiles import BOARD_NAMES
+from ..emulator.server import parse_hostport, serve_pty, serve_tcp
+from ..errors import ConfigError
+
+
+@click.command()
+@click.option("--board", "-b", "board_name", type=click.Choice(BOARD_NAMES), default="imx500", show_default=True)
+@click.option("--pty", "use_pty", is_flag=True, help="Serve on a new pseudo-terminal and print its /dev/pts/N path.")
+@click.option("--tcp", metavar="HOST:PORT", help="Serve on TCP (loopback unless you give another address; port 0 = any).")
+@click.option("--realtime", is_flag=True, help="Pace replies at the board's modelled speed.")
+@click.option("--camera", metavar="SRC", help="Sensor source: pattern (default), webcam index, video file, image file, dir or glob.")
+@click.option("--engine", type=click.Choice(["litert", "tflm"]), default="litert", show_default=True,
+              help="Interpreter for inference (tflm: the tflite-micro interpreter, as on the MCU boards).")
+def emulate(board_name, use_pty, tcp, realtime, camera, engine):
+    """Run an emulated board that speaks protocol v1 over a pty or TCP until Ctrl-C."""
+    if bool(use_pty) == bool(tcp):
+        raise ConfigError("choose exactly one of --pty or --tcp HOST:PORT")
+
+    def factory(emit):
+        return EmulatedBoard(board_name, emit, camera=camera, realtime=realtime, engine=engine)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+
+    def ready(address):
+        click.echo(address)
+        click.echo(f"emulated {board_name} ready on {address}; try: hostlink --port {address} info   (Ctrl-C stops)",
+                   err=True)
+
+    try:
+        if use_pty:
+            serve_pty(factory, stop, on_ready=ready)
+        else:
+            host, port = parse_hostport(tcp)
+            serve_tcp(factory, host, port, stop, on_ready=ready)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+def register(group: click.Group) -> None:
+    group.add_command(emulate)

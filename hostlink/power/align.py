@@ -1,0 +1,217 @@
+"""From a trace with marker pins to energy per stage per frame.
+
+The board writes the id of the stage it enters on its marker pins in one port write (0 = idle);
+the monitor samples those pins with every current sample, so a stage is a run of samples with the
+same code and the time base is the sample index. Steps:
+
+1. ``decode_markers``: run-length code the marker bits; runs shorter than ``debounce`` samples
+   (transient codes while pins settle) are merged into the run that follows.
+2. ``integrate``: energy = sum of I*V*dt over each segment's samples; lost samples are counted and
+   their energy estimated from the segment's mean power (never silently dropped); an error bound
+   covers boundary quantisation, missing samples and noise; segments under ``MIN_SAMPLES`` samples
+   are low confidence.
+3. ``frames_from_segments``: group segments into frames (a frame starts at the board's first stage
+   or after idle).
+4. ``cross_check``: fit sample index against the board's own stage timestamps; the residual says
+   whether markers and timestamps tell the same story.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import SampleFlag, Trace
+
+#: Segments shorter than this many samples get ``low_confidence`` (edge quantisation dominates).
+MIN_SAMPLES = 20
+
+SEGMENT_DTYPE = np.dtype([
+    ("stage_id", "<u2"),
+    ("start", "<i8"),  # absolute sample index, inclusive
+    ("stop", "<i8"),  # exclusive
+])
+
+STAGE_DTYPE = np.dtype([
+    ("stage_id", "<u2"),
+    ("start", "<i8"),
+    ("stop", "<i8"),
+    ("energy_j", "<f8"),
+    ("charge_c", "<f8"),
+    ("mean_power_w", "<f8"),
+    ("n_missing", "<i4"),
+    ("err_bound_j", "<f8"),
+    ("low_confidence", "?"),
+])
+
+
+def decode_markers(trace: Trace, mask: int = 0xFF, debounce: int = 3) -> np.ndarray:
+    """Runs of constant ``digital & mask`` -> SEGMENT_DTYPE rows covering the whole trace."""
+    codes = trace.samples["digital"] & np.uint8(mask)
+    n = len(codes)
+    if n == 0:
+        return np.zeros(0, SEGMENT_DTYPE)
+    edges = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    starts = np.concatenate(([0], edges))
+    stops = np.concatenate((edges, [n]))
+    values = codes[starts]
+    if debounce > 1 and len(starts) > 1:
+        long_enough = (stops - starts) >= debounce
+        long_enough[-1] = True  # the trace end cuts the last run short; keep it
+        starts, values = starts[long_enough], values[long_enough]
+        if len(starts):
+            starts[0] = 0  # short leading runs join the first kept run
+        stops = np.concatenate((starts[1:], [n]))
+        # neighbours that became equal after dropping a transient merge
+        keep = np.concatenate(([True], values[1:] != values[:-1]))
+        starts, values = starts[keep], values[keep]
+        stops = np.concatenate((starts[1:], [n]))
+    out = np.empty(len(starts), SEGMENT_DTYPE)
+    out["stage_id"] = values
+    out["start"] = starts + trace.start_index
+    out["stop"] = stops + trace.start_index
+    return out
+
+
+def integrate(trace: Trace, segments: np.ndarray, min_samples: int = MIN_SAMPLES) -> np.ndarray:
+    """Energy, charge, mean power, missing count and error bound for each segment."""
+    out = np.zeros(len(segments), STAGE_DTYPE)
+    if len(segments) == 0:
+        return out
+    out["stage_id"] = segments["stage_id"]
+    out["start"] = segments["start"]
+    out["stop"] = segments["stop"]
+    dt = trace.dt
+    s = trace.samples
+    cur = s["current_a"].astype(np.float64)
+    volt = s["voltage_v"].astype(np.float64)
+    missing = (s["flags"] & np.uint8(SampleFlag.MISSING)) != 0
+    power = np.where(missing, 0.0, cur * volt)
+    current = np.where(missing, 0.0, cur)
+    # prefix sums make each segment O(1)
+    cp = np.concatenate(([0.0], np.cumsum(power)))
+    cc = np.concatenate(([0.0], np.cumsum(current)))
+    cm = np.concatenate(([0], np.cumsum(missing, dtype=np.int64)))
+    cp2 = np.concatenate(([0.0], np.cumsum(power * power)))
+    a = segments["start"] - trace.start_index
+    b = segments["stop"] - trace.start_index
+    n = (b - a).astype(np.float64)
+    n_missing = cm[b] - cm[a]
+    n_good = np.maximum(n - n_missing, 1)
+    p_sum = cp[b] - cp[a]
+    mean_p = p_sum / n_good
+    mean_i = (cc[b] - cc[a]) / n_good
+    out["mean_power_w"] = mean_p
+    out["energy_j"] = mean_p * n * dt  # lost samples carry the segment's mean power
+    out["charge_c"] = mean_i * n * dt
+    out["n_missing"] = n_missing
+    # error bound: each edge may be off by one sample of the power step there, each lost sample
+    # by the spread of the segment, plus the statistical error of the mean
+    var = np.maximum((cp2[b] - cp2[a]) / n_good - mean_p ** 2, 0.0)
+    std = np.sqrt(var)
+    left = np.abs(mean_p - np.concatenate(([mean_p[0]], mean_p[:-1])))
+    right = np.abs(mean_p - np.concatenate((mean_p[1:], [mean_p[-1]])))
+    out["err_bound_j"] = (dt * (left + right) + n_missing * dt * 2 * std
+                          + dt * std * np.sqrt(n_good))
+    out["low_confidence"] = n < min_samples
+    return out
+
+
+@dataclass
+class Frame:
+    """One frame seen in the trace: its stage rows (STAGE_DTYPE) in order."""
+
+    stages: np.ndarray
+
+    @property
+    def start(self) -> int:
+        return int(self.stages["start"][0])
+
+    @property
+    def stop(self) -> int:
+        return int(self.stages["stop"][-1])
+
+    def stage_ids(self) -> list[int]:
+        return [int(x) for x in self.stages["stage_id"]]
+
+
+def frames_from_segments(stages: np.ndarray, first_stage: int, trace_start: int | None = None,
+                         trace_stop: int | None = None) -> list[Frame]:
+    """Group non-idle stage rows into frames.
+
+    A frame starts at ``first_stage`` or at the first non-idle row after idle. Frames that touch
+    the trace's first or last sample are cut by the recording, not by the board, and are left out.
+    """
+    frames: list[Frame] = []
+    current: list[int] = []
+
+    def close():
+        if current:
+            frames.append(Frame(stages[current[0]:current[-1] + 1]))
+            current.clear()
+
+    for i, sid in enumerate(stages["stage_id"].tolist()):
+        if sid == 0:
+            close()
+            continue
+        if sid == first_stage and current:
+            close()
+        current.append(i)
+    close()
+    if trace_start is not None:
+        frames = [f for f in frames if f.start > trace_start]
+    if trace_stop is not None:
+        frames = [f for f in frames if f.stop < trace_stop]
+    return frames
+
+
+@dataclass
+class CrossCheck:
+    """Sample index = offset + slope * board_us, fitted on every stage edge of a window."""
+
+    offset: float
+    slope: float  # samples per board microsecond (rate / 1e6 when the clocks agree)
+    max_residual_samples: float
+    edges: int
+
+    def clock_ppm(self, sample_rate_hz: float) -> float:
+        """How far the board clock runs from the monitor's nominal rate, in ppm."""
+        return (self.slope / (sample_rate_hz / 1e6) - 1.0) * 1e6
+
+    def as_dict(self) -> dict:
+        return {"offset": self.offset, "slope": self.slope,
+                "max_residual_samples": self.max_residual_samples, "edges": self.edges}
+
+
+def cross_check(frames: list[Frame], device_stages: list[list[tuple[int, float, float]]]) -> CrossCheck:
+    """Fit marker edges (sample index) against the board's stage timestamps (board µs).
+
+    ``device_stages[k]`` lists (stage_id, start_us, end_us) of frame k as the board reported it.
+    The caller has already checked that the frames and stage ids correspond one to one.
+    """
+    xs, ys = [], []
+    for frame, dev in zip(frames, device_stages):
+        for row, (_sid, start_us, end_us) in zip(frame.stages, dev):
+            xs += [start_us, end_us]
+            ys += [float(row["start"]), float(row["stop"])]
+    x = np.asarray(xs, np.float64)
+    y = np.asarray(ys, np.float64)
+    if len(x) < 2 or np.ptp(x) == 0:
+        return CrossCheck(float(y[0] - x[0]) if len(x) else 0.0, 0.0, 0.0, len(x))
+    x0 = x.mean()
+    slope, offset = np.polyfit(x - x0, y, 1)
+    resid = y - (offset + slope * (x - x0))
+    return CrossCheck(float(offset - slope * x0), float(slope), float(np.abs(resid).max()), len(x))
+
+
+def idle_baseline_w(stages: np.ndarray) -> float | None:
+    """Mean power over all idle rows (weighted by length), or None if the trace has no idle."""
+    idle = stages[stages["stage_id"] == 0]
+    if len(idle) == 0:
+        return None
+    n = (idle["stop"] - idle["start"]).astype(np.float64)
+    return float((idle["mean_power_w"] * n).sum() / n.sum())
+
+
+def bits_needed(max_stage_id: int) -> int:
+    return max(int(max_stage_id).bit_length(), 1)
