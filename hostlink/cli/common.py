@@ -11,7 +11,8 @@ from ..api import connect
 from ..errors import ConfigError
 
 err_console = Console(stderr=True)
-out_console = Console()
+# Piped output (make demo, CI logs) gets a fixed, wide layout instead of rich's 80 columns.
+out_console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 def trace_printer(direction: str, frame) -> None:
