@@ -182,10 +182,11 @@ class Device:
         return body
 
     def _request(self, mtype: int, payload: bytes, what: str, timeout: float,
-                 expect: int = P.MsgType.ACK, seq: int | None = None):
+                 expect: int = P.MsgType.ACK, seq: int | None = None, attempts: int | None = None):
         """Send, await the reply with the same seq, retry on silence or NAK. Returns (frame, body)."""
         seq = self._next_seq() if seq is None else seq
-        for attempt in range(1, self.timeouts.attempts + 1):
+        attempts = attempts or self.timeouts.attempts
+        for attempt in range(1, attempts + 1):
             self._send(mtype, seq, payload)
             f = self._recv(seq, time.monotonic() + timeout)
             if f is None:
@@ -202,7 +203,7 @@ class Device:
                 raise ProtocolError(f"expected {_name(expect)} in reply to {what}, got {_name(f.type)}")
             return f, body
         raise LinkTimeout(
-            f"no reply from {self.link.url} to {what} after {self.timeouts.attempts} attempts "
+            f"no reply from {self.link.url} to {what} after {attempts} attempts "
             f"({timeout:.1f} s each)",
             "is the board powered and running hostlink firmware? Check the port (`hostlink boards`), the "
             "cable, and that no other program holds the port; a real board may need `hostlink flash`")
@@ -228,10 +229,11 @@ class Device:
         self._deframer.reset()
         payload = M.Hello.build(dict(proto_min=P.VERSION, proto_max=P.VERSION, max_payload=HOST_MAX_PAYLOAD))
         try:
-            _, c = self._request(P.MsgType.HELLO, payload, "HELLO", self.timeouts.hello_s, expect=P.MsgType.DEVICE_INFO)
+            _, c = self._request(P.MsgType.HELLO, payload, "HELLO", self.timeouts.hello_s, expect=P.MsgType.DEVICE_INFO,
+                                 attempts=self.timeouts.hello_attempts)
         except LinkTimeout:
             raise LinkTimeout(
-                f"{self.link.url} is silent: no reply to HELLO within {self.timeouts.hello_s:.1f} s x {self.timeouts.attempts}",
+                f"{self.link.url} is silent: no reply to HELLO within {self.timeouts.hello_s:.1f} s x {self.timeouts.hello_attempts}",
                 "is this the board's protocol port (not a console or a bootloader)? Is hostlink firmware flashed "
                 "(`hostlink flash`)? For a serial board, is the baud rate right (--baud)?") from None
         self.info = DeviceInfo(
@@ -271,8 +273,10 @@ class Device:
             mfmt = by_name[fmt]
         else:
             mfmt = model_format_for(data, path)
-        if mfmt == P.ModelFormat.TFLITE or mfmt == P.ModelFormat.EDGETPU_TFLITE:
-            _check_flatbuffer(data, path or name)
+        if mfmt in (P.ModelFormat.TFLITE, P.ModelFormat.EDGETPU_TFLITE):
+            from .models.tflite import analyze
+
+            analyze(data, name=path or name)  # a truncated or corrupt file fails here, before any byte is sent
         info = self.info or self.hello()
         fmt_name = P.FORMAT_NAMES[mfmt]
         if fmt_name not in info.formats:
@@ -378,7 +382,8 @@ class Device:
                      len(data), "INPUT", None)
 
     def capture(self, count: int = 1, period_us: int = 0, input: np.ndarray | None = None,
-                return_input: bool = False) -> list[CaptureResult]:
+                return_input: bool = False,
+                progress: Callable[[int, int], None] | None = None) -> list[CaptureResult]:
         """Run ``count`` frames: from the board's sensor, or once on ``input`` if given."""
         if count < 1:
             raise ConfigError("capture count must be at least 1")
@@ -397,10 +402,13 @@ class Device:
         while len(results) < count:
             f = self._recv(seq, time.monotonic() + per_frame)
             if f is None:
-                raise LinkTimeout(f"{self._who()} stopped after {len(results)} of {count} frames",
-                                  "the board may have reset; results so far are kept in the exception's .partial",
-                                  ) from None
+                err = LinkTimeout(f"{self._who()} stopped after {len(results)} of {count} frames",
+                                  "the board may have reset or been unplugged; frames received so far are in .partial")
+                err.partial = results
+                raise err
             results.append(self._result(self._check(f, "CAPTURE")))
+            if progress:
+                progress(len(results), count)
         return results
 
     def _result(self, decoded) -> CaptureResult:
@@ -418,22 +426,6 @@ class Device:
 def _capture_payload(count: int, period_us: int, source: P.InputSource, return_input: bool) -> bytes:
     return M.Capture.build(dict(count=count, period_us=period_us, source=source.name,
                                 options=dict(return_input=return_input)))
-
-
-def _check_flatbuffer(data: bytes, where: str) -> None:
-    """Cheap structural checks before any byte goes on the wire: truncation shows up here."""
-    import struct
-
-    if len(data) < 16:
-        raise ModelFileError(f"{where} is truncated ({len(data)} bytes)", "re-export or re-download the model")
-    (root,) = struct.unpack_from("<I", data, 0)
-    if root >= len(data) or root + 4 > len(data):
-        raise ModelFileError(f"{where} is truncated or corrupt: its root table points past the end of the file",
-                             "re-export or re-download the model")
-    (vt_off,) = struct.unpack_from("<i", data, root)
-    vt = root - vt_off
-    if vt < 0 or vt + 4 > len(data):
-        raise ModelFileError(f"{where} is truncated or corrupt: bad FlatBuffer vtable", "re-export the model")
 
 
 def _name(mtype: int) -> str:

@@ -13,7 +13,9 @@ class Timeouts:
     #: What a board spends per model byte on commit (CRC, parse, admission, arena planning).
     commit_s_per_mb: float = 2.0
     #: HELLO gets a short, fixed deadline: a silent port must be reported quickly.
-    hello_s: float = 2.0
+    hello_s: float = 1.5
+    #: HELLO attempts: a board that booted mid-request gets a second chance, a dead port fails fast.
+    hello_attempts: int = 2
     #: Attempts per request after a timeout, NAK or corrupted reply.
     attempts: int = 4
     #: Upload chunks in flight before waiting for an ACK.

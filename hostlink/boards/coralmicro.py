@@ -394,13 +394,23 @@ class CoralFlasher:
     def transfer(self, link: HidLink, target: elp.Target, payload: bytes, name: str) -> None:
         # Linux delivers the board's 1-byte answer to every report; flashtool skips it elsewhere.
         wait_ack = sys.platform.startswith("linux")
-        for n, report in enumerate(elp.transfer_reports(target, payload)):
+        reports = elp.transfer_reports(target, payload)
+        for n, report in enumerate(reports):
+            where = f"{name} (report {n} of {len(reports)}, byte {max(0, n - 2) * elp.MAX_CHUNK})"
             try:
                 link.write(report)
             except LinkError as exc:
-                raise LinkError(f"the elf_loader vanished while writing {name} "
-                                f"(report {n}, about byte {max(0, n - 2) * elp.MAX_CHUNK})", RECOVERY_HINT) from exc
-            if wait_ack and not link.read(elp.ACK_SIZE, self.t.hid_ack_timeout_ms):
+                raise LinkError(f"the elf_loader vanished while writing {where}", RECOVERY_HINT) from exc
+            if not wait_ack:
+                continue
+            last_of_ram = target == elp.Target.RAM and n == len(reports) - 1
+            try:
+                ack = link.read(elp.ACK_SIZE, self.t.hid_ack_timeout_ms)
+            except LinkError as exc:
+                if last_of_ram:
+                    return  # DONE of a RAM image: the loader jumps into it and leaves the bus
+                raise LinkError(f"the elf_loader vanished while writing {where}", RECOVERY_HINT) from exc
+            if not ack and not last_of_ram:
                 raise LinkTimeout(f"the elf_loader did not acknowledge report {n} of {name} within "
                                   f"{self.t.hid_ack_timeout_ms} ms", RECOVERY_HINT)
 
@@ -476,9 +486,28 @@ class CoralFlasher:
         finally:
             link.close()
 
-        board = self._wait_for("app", "the last step")
-        self._step(f"the application is running ({board.port or board.usb_id})")
+        if ram:
+            board = self._wait_ram_started()
+            self._step("the RAM image started" + (f"; its console is {board.port}" if board and board.port else
+                                                  " (it did not enumerate as a Coral app)"))
+        else:
+            board = self._wait_for("app", "RESET_TO_FLASH")
+            self._step(f"the application is running ({board.port or board.usb_id})")
         return self.report
+
+    def _wait_ram_started(self) -> FoundBoard | None:
+        """After a RAM transfer elf_loader jumps into the image: it must leave the bus."""
+        for attempt in range(self.t.poll_attempts):
+            boards = self._boards()
+            apps = [b for b in boards if b.mode == "app"]
+            if apps:
+                return self._pick(apps)
+            if not any(b.mode == "elf_loader" for b in boards):
+                return None
+            if attempt + 1 < self.t.poll_attempts:
+                self.clock.sleep(self.t.poll_interval_s)
+        raise VerifyError("elf_loader is still waiting after the RAM transfer: the image did not start",
+                          "check that the ELF is linked for the Coral Micro's RAM (coralmicro apps are)")
 
     def transfer_command(self, link: HidLink, command: elp.Command) -> None:
         link.write(elp.build_report(command))

@@ -58,3 +58,17 @@ def upload_progress(label: str):
 
 def echo_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2, default=str))
+
+
+def frames_progress(label: str):
+    """A frame counter on stderr for long captures; returns (progress, callback)."""
+    from rich.progress import MofNCompleteColumn
+
+    progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=err_console, transient=True, disable=not sys.stderr.isatty())
+    task = progress.add_task(label, total=None)
+
+    def update(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
+    return progress, update

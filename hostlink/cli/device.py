@@ -10,7 +10,7 @@ from ..bundled import bundled_model
 from ..emulator.profiles import BOARD_NAMES, get_profile
 from ..errors import ConfigError
 from ..stats import STAGE_ORDER, stage_summary
-from .common import echo_json, open_device, out_console, upload_progress
+from .common import echo_json, frames_progress, open_device, out_console, upload_progress
 
 
 def _boards_found():
@@ -162,7 +162,9 @@ def run_model(dev, model_path, frames: int, warmup: int):
     _do_upload(dev, model_path)
     if warmup:
         dev.capture(count=warmup)
-    return dev.capture(count=frames)
+    progress, update = frames_progress(f"{dev.info.board}: frames")
+    with progress:
+        return dev.capture(count=frames, progress=update)
 
 
 @click.command()

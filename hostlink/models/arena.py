@@ -6,7 +6,9 @@ wheel: the same kernels and memory planner as the firmware) allocates every tens
 1. One interpreter with a generous arena, in this process, proves the model can be planned and
    reports its allocation through ``print_allocations()`` (RecordingMicroAllocator: "head" =
    planned activations, "tail" = persistent structures). The minimum is above the tail.
-2. A child process (``_arena_probe.py``) bisects between the tail and the generous size. Probing
+2. A child process (``_arena_probe.py``) searches between the tail and the generous size,
+   starting at the reported total less 16 bytes of head alignment (the minimum is usually
+   within a few bytes of it, above it when kernels take scratch memory while preparing). Probing
    too small an arena can crash the wheel (SIGSEGV) instead of failing cleanly, so every probe is
    announced first; when the child dies the announced size counts as too small and a new child
    carries on from there.
@@ -29,6 +31,7 @@ from ..errors import ModelFileError
 _LOCK = threading.Lock()
 _CACHE: dict[tuple[int, int], int] = {}
 _TAIL_RE = re.compile(r"Arena allocation tail (\d+) bytes")
+_TOTAL_RE = re.compile(r"Arena allocation total (\d+) bytes")
 _MAX_ARENA = 1 << 30
 _PROBE_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_arena_probe.py")
 _MAX_CHILDREN = 64  # each crash costs one child; a bisection has ~20 probes
@@ -77,11 +80,12 @@ def _short_of_memory(log: str) -> bool:
     return "Failed to allocate" in log and "registration" not in log and "Didn't find op" not in log
 
 
-def _bisect_in_children(data: bytes, lo: int, hi: int) -> int:
+def _bisect_in_children(data: bytes, lo: int, hi: int, guess: int | None) -> int:
     for _ in range(_MAX_CHILDREN):
         if hi - lo <= 1:
             return hi
-        proc = subprocess.run([sys.executable, _PROBE_SCRIPT, str(lo), str(hi)], input=data,
+        args = [str(lo), str(hi)] + ([str(guess)] if guess is not None and lo < guess < hi else [])
+        proc = subprocess.run([sys.executable, _PROBE_SCRIPT, *args], input=data,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=False)
         pending = None
         for line in proc.stdout.decode("ascii", "replace").splitlines():
@@ -94,7 +98,7 @@ def _bisect_in_children(data: bytes, lo: int, hi: int) -> int:
             elif word == "ok":
                 hi, pending = n, None
             elif word == "fail":
-                lo, pending = n, None
+                lo, pending, guess = n, None, None
             elif word == "done":
                 return n
         if pending is None and proc.returncode == 0:
@@ -139,7 +143,9 @@ def measure_arena(data: bytes) -> int:
                      "on the host")
         del interp
         tail = _TAIL_RE.findall(log)
+        total = _TOTAL_RE.findall(log)
         # Persistent structures alone never suffice, so the tail is a size known to fail.
         lo = int(tail[-1]) if tail else 0
-        _CACHE[key] = _bisect_in_children(data, lo, size)
+        guess = int(total[-1]) - 16 if total else None
+        _CACHE[key] = _bisect_in_children(data, lo, size, guess)
         return _CACHE[key]

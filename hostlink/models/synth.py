@@ -242,10 +242,31 @@ class GraphBuilder:
                 options=opt)
         return out
 
+    # int8 TANH and LOGISTIC kernels insist on these fixed output quantizations.
+    _FIXED_OUT = {"TANH": (1 / 128, 0), "LOGISTIC": (1 / 256, -128)}
+
     def unary(self, op: str, x: int, name: str | None = None) -> int:
         """A shape-preserving op without options (TANH, LOGISTIC, RELU, HARD_SWISH, or a custom one)."""
-        out = self._activation(self.meta[x].shape, name or op.lower(), self.meta[x].scale or 1.0)
+        name = name or op.lower()
+        if self.int8 and op in self._FIXED_OUT:
+            scale, zp = self._FIXED_OUT[op]
+            out = self._tensor(self.meta[x].shape, fb.TensorType.INT8, name, scale=scale, zero_point=zp)
+        else:
+            out = self._activation(self.meta[x].shape, name, self.meta[x].scale or 1.0)
         self.op(op, [x], [out])
+        return out
+
+    def mul_const(self, x: int, value: float, name: str = "mul") -> int:
+        """x * value with a constant scalar operand (TinyTracker's x30 output scaling)."""
+        if self.int8:
+            c = self._tensor((1,), fb.TensorType.INT8, f"{name}/c", data=np.array([127], np.int8),
+                             scale=value / 127, zero_point=0)
+        else:
+            c = self._tensor((1,), fb.TensorType.FLOAT32, f"{name}/c",
+                             data=np.array([value], np.float32))
+        out = self._activation(self.meta[x].shape, name, (self.meta[x].scale or 1.0) * abs(value))
+        opt = fb.MulOptionsT()
+        self.op("MUL", [x, c], [out], options_type=fb.BuiltinOptions.MulOptions, options=opt)
         return out
 
     def build(self, outputs: list[int], *, description: str = "hostlink synthetic model") -> bytes:
@@ -292,3 +313,42 @@ def tiny_float_model(input_shape=(1, 8, 8, 3), *, channels: int = 8, classes: in
     x = g.depthwise_conv2d(x, 3)
     x = g.fully_connected(x, classes)
     return g.build([x])
+
+
+def _depth8(v: float) -> int:
+    """MobileNetV3's channel rounding: nearest multiple of 8, never 10 % below the request."""
+    d = max(8, int(v + 4) // 8 * 8)
+    return d + 8 if d < 0.9 * v else d
+
+
+def tinytracker_model(*, int8: bool = True, channels: int = 5, size: int = 112, seed: int = 0) -> bytes:
+    """TinyTracker's graph (papers.md section 1) with random weights: architecture only, no skill.
+
+    1x1 conv 5->3, MobileNetV3-Small minimalistic backbone (no SE, ReLU, 3x3 depthwise), 1x1 conv
+    576->2, flatten, FC 32->128 ReLU, FC 128->2, tanh, x30. Useful where the real model's shapes,
+    MACs and memory matter but its weights do not (timing, admission, benchmarks).
+    """
+    g = GraphBuilder(int8=int8, seed=seed)
+    x = g.input((1, size, size, channels))
+    x = g.conv2d(x, 3, 1, activation="NONE", name="grid_mix")
+    x = g.conv2d(x, 16, 3, stride=2, name="stem")
+    # (expansion, out channels, stride) of MobileNetV3-Small; minimalistic: kernel 3, ReLU, no SE
+    blocks = [(1, 16, 2), (72 / 16, 24, 2), (88 / 24, 24, 1), (4, 40, 2), (6, 40, 1), (6, 40, 1),
+              (3, 48, 1), (3, 48, 1), (6, 96, 2), (6, 96, 1), (6, 96, 1)]
+    for i, (expansion, out_c, stride) in enumerate(blocks):
+        in_c = g.meta[x].shape[-1]
+        y = x
+        if expansion != 1:
+            y = g.conv2d(y, _depth8(in_c * expansion), 1, name=f"b{i}/expand")
+        y = g.depthwise_conv2d(y, 3, stride=stride, name=f"b{i}/dw")
+        y = g.conv2d(y, out_c, 1, activation="NONE", name=f"b{i}/project")
+        x = g.add(x, y, name=f"b{i}/add") if stride == 1 and in_c == out_c else y
+    x = g.conv2d(x, 576, 1, name="last_conv")
+    x = g.conv2d(x, 2, 1, activation="NONE", name="head_conv")
+    x = g.fully_connected(x, 128, activation="RELU", name="fc1")
+    x = g.fully_connected(x, 2, name="fc2")
+    x = g.unary("TANH", x)
+    x = g.mul_const(x, 30.0, name="scale_cm")
+    if int8:
+        x = g.dequantize(x)
+    return g.build([x], description="TinyTracker architecture, random weights (hostlink synth)")
