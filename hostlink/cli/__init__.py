@@ -14,6 +14,9 @@ COMMAND_MODULES = [
     "hostlink.cli.device",
     "hostlink.cli.emulate",
     "hostlink.cli.inspect",
+    "hostlink.cli.flash",
+    "hostlink.cli.doctor",
+    "hostlink.cli.session",
 ]
 
 

@@ -154,7 +154,8 @@ def _spresense() -> BoardProfile:
     return BoardProfile(
         name="spresense", kind=BoardKind.SPRESENSE, title="Sony Spresense (CXD5602)",
         limits=BoardLimits(board="spresense", formats=frozenset({"tflite"}), model_store_bytes=4 * MiB,
-                           ram_bytes=768 * KiB, model_in_ram=True, supported_ops=TFLM_OPS),
+                           ram_bytes=768 * KiB, model_in_ram=True, supported_ops=TFLM_OPS,
+                           ram_where="for the main core"),
         memory=(("main_core_sram", 768 * KiB), ("sram", 1536 * KiB), ("spi_flash", 8 * MiB)),
         max_payload=1 * KiB, link_bps=921_600, timing={"m4f-tflm": m4},
         engine_label={"m4f-tflm": "cortex-m4f tflm (emulated: LiteRT, arena by tflite-micro)"},

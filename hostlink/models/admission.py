@@ -40,8 +40,11 @@ IMX500_TPC_V4_TO_TFLITE: dict[str, tuple[str, ...]] = {
 #: quantization into the sensor's input tensor and the host dequantizes outputs). Pooling by
 #: averaging (AVERAGE_POOL_2D, MEAN), SOFTMAX and RESIZE_* are not in the TPC list and so are not
 #: here; upsampling must be a TRANSPOSE_CONV. See docs/models.md.
+# RESIZE_NEAREST_NEIGHBOR is added by hand: the TPC lists only ops with IMX500-specific
+# quantization settings, and nearest-neighbour upsampling needs none (it copies int8 values);
+# the Q-Segment network, which runs in-sensor, upsamples this way.
 IMX500_OPS: frozenset[str] = frozenset(
-    op for ops in IMX500_TPC_V4_TO_TFLITE.values() for op in ops) | {"QUANTIZE", "DEQUANTIZE"}
+    op for ops in IMX500_TPC_V4_TO_TFLITE.values() for op in ops) | {"QUANTIZE", "DEQUANTIZE", "RESIZE_NEAREST_NEIGHBOR"}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ int8 activations, the layout the TFLite converter emits for full-integer quantiz
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import flatbuffers
@@ -52,9 +54,13 @@ class _Tensor:
 class GraphBuilder:
     """Append ops to one subgraph; every method returns the index of the tensor it creates."""
 
-    def __init__(self, *, int8: bool = True, seed: int = 0):
+    def __init__(self, *, int8: bool = True, seed: int = 0,
+                 calibration: dict[str, float] | None = None):
         self.int8 = int8
         self.rng = np.random.default_rng(seed)
+        #: activation name -> int8 scale measured on the float twin (see ``calibrated``)
+        self.calibration = calibration or {}
+        self._names: dict[str, int] = {}
         self.tensors: list[fb.TensorT] = []
         self.meta: list[_Tensor] = []
         self.buffers: list[fb.BufferT] = [_AlignedBufferT()]  # buffer 0: the empty sentinel
@@ -65,6 +71,10 @@ class GraphBuilder:
     # tensors
     def _tensor(self, shape, dtype, name, *, data: np.ndarray | None = None,
                 scale=None, zero_point=0, axis: int = 0) -> int:
+        # Unique names let ``calibrated`` match each int8 tensor to its float twin.
+        seen = self._names.get(name, 0)
+        self._names[name] = seen + 1
+        name = f"{name}_{seen}" if seen else name
         t = fb.TensorT()
         t.shape = list(shape)
         t.type = dtype
@@ -88,8 +98,13 @@ class GraphBuilder:
 
     def _activation(self, shape, name, scale: float) -> int:
         if self.int8:
+            scale = self.calibration.get(self._next_name(name), scale)
             return self._tensor(shape, fb.TensorType.INT8, name, scale=scale, zero_point=0)
         return self._tensor(shape, fb.TensorType.FLOAT32, name)
+
+    def _next_name(self, name: str) -> str:
+        seen = self._names.get(name, 0)
+        return f"{name}_{seen}" if seen else name
 
     def _weights(self, shape, name, fan_in: int, axis: int) -> tuple[int, np.ndarray | None]:
         w = self.rng.normal(0.0, 1.0 / math.sqrt(fan_in), size=shape).astype(np.float32)
@@ -164,12 +179,18 @@ class GraphBuilder:
         return i
 
     def quantize(self, x: int, scale: float = 1 / 128, zero_point: int = 0) -> int:
+        """float -> int8 at the input edge; nothing in a float graph."""
+        if not self.int8:
+            return x
         out = self._tensor(self.meta[x].shape, fb.TensorType.INT8, "quantize", scale=scale,
                            zero_point=zero_point)
         self.op("QUANTIZE", [x], [out])
         return out
 
     def dequantize(self, x: int) -> int:
+        """int8 -> float32 at the output edge; nothing in a float graph."""
+        if not self.int8:
+            return x
         out = self._tensor(self.meta[x].shape, fb.TensorType.FLOAT32, "dequantize")
         self.op("DEQUANTIZE", [x], [out])
         return out
@@ -287,38 +308,103 @@ class GraphBuilder:
         return bytes(builder.Output())
 
 
+def calibrated(graph: Callable[[GraphBuilder], list[int]], *, seed: int = 0,
+               samples: int = 4) -> bytes:
+    """An INT8 model whose activation scales come from running its float twin.
+
+    ``graph(g)`` adds the layers to ``g`` and returns the output tensors; it is called once on a
+    float builder and once on an INT8 builder with the same seed, so both get the same weights.
+    The float model runs in LiteRT on uniform [-1, 1] inputs (the range the int8 input scale
+    1/128 covers) and every activation's largest magnitude becomes its int8 scale: the same
+    post-training calibration the TFLite converter does with a representative dataset.
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    fg = GraphBuilder(int8=False, seed=seed)
+    twin = fg.build(graph(fg))
+    resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    with warnings.catch_warnings():  # "preserve_all_tensors is for debugging": it is what we want
+        warnings.simplefilter("ignore")
+        # No XNNPACK: it would announce itself on stderr and hides intermediate tensors anyway.
+        it = Interpreter(model_content=twin, experimental_preserve_all_tensors=True,
+                         experimental_op_resolver_type=resolver)
+    it.allocate_tensors()
+    rng = np.random.default_rng(seed)
+    peak: dict[str, float] = {}
+    for _ in range(samples):
+        for d in it.get_input_details():
+            it.set_tensor(d["index"], rng.uniform(-1, 1, d["shape"]).astype(np.float32))
+        it.invoke()
+        for d in it.get_tensor_details():
+            if not d["name"] or d["name"].endswith(("/w", "/b", "/c")):
+                continue
+            try:
+                v = it.get_tensor(d["index"])
+            except ValueError:
+                continue
+            peak[d["name"]] = max(peak.get(d["name"], 0.0), float(np.abs(v).max()) if v.size else 0.0)
+    scales = {name: max(p, 1e-3) / 127.0 for name, p in peak.items()}
+    g = GraphBuilder(int8=True, seed=seed, calibration=scales)
+    return g.build(graph(g))
+
+
+def _tiny_graph(input_shape, channels: int, classes: int, float_output: bool = True):
+    def graph(g: GraphBuilder) -> list[int]:
+        x = g.input(input_shape)
+        x = g.conv2d(x, channels, 3)
+        x = g.depthwise_conv2d(x, 3)
+        x = g.fully_connected(x, classes)
+        return [g.dequantize(x) if float_output else x]
+    return graph
+
+
 def tiny_int8_model(input_shape=(1, 8, 8, 3), *, channels: int = 8, classes: int = 4,
                     float_output: bool = True, seed: int = 0) -> bytes:
-    """conv 3x3 -> depthwise 3x3 -> FC, full-integer INT8 like the TinyTracker export.
+    """conv 3x3 -> depthwise 3x3 -> FC, full-integer INT8 like the TinyTracker export, calibrated.
 
     ``float_output`` ends in a DEQUANTIZE (float32 output tensor), as the TFLite converter does
     when only the input type is set to int8.
     """
-    g = GraphBuilder(int8=True, seed=seed)
-    x = g.input(input_shape)
-    x = g.conv2d(x, channels, 3, stride=1)
-    x = g.depthwise_conv2d(x, 3)
-    x = g.fully_connected(x, classes)
-    if float_output:
-        x = g.dequantize(x)
-    return g.build([x])
+    return calibrated(_tiny_graph(input_shape, channels, classes, float_output), seed=seed)
 
 
 def tiny_float_model(input_shape=(1, 8, 8, 3), *, channels: int = 8, classes: int = 4,
                      seed: int = 0) -> bytes:
     """The same graph as ``tiny_int8_model`` left in float32 (what every INT8 board refuses)."""
     g = GraphBuilder(int8=False, seed=seed)
-    x = g.input(input_shape)
-    x = g.conv2d(x, channels, 3)
-    x = g.depthwise_conv2d(x, 3)
-    x = g.fully_connected(x, classes)
-    return g.build([x])
+    return g.build(_tiny_graph(input_shape, channels, classes)(g))
 
 
 def _depth8(v: float) -> int:
     """MobileNetV3's channel rounding: nearest multiple of 8, never 10 % below the request."""
     d = max(8, int(v + 4) // 8 * 8)
     return d + 8 if d < 0.9 * v else d
+
+
+def _tinytracker_graph(channels: int, size: int):
+    def graph(g: GraphBuilder) -> list[int]:
+        x = g.input((1, size, size, channels))
+        x = g.conv2d(x, 3, 1, activation="NONE", name="grid_mix")
+        x = g.conv2d(x, 16, 3, stride=2, name="stem")
+        # (expansion, out channels, stride) of MobileNetV3-Small; minimalistic: kernel 3, ReLU, no SE
+        blocks = [(1, 16, 2), (72 / 16, 24, 2), (88 / 24, 24, 1), (4, 40, 2), (6, 40, 1),
+                  (6, 40, 1), (3, 48, 1), (3, 48, 1), (6, 96, 2), (6, 96, 1), (6, 96, 1)]
+        for i, (expansion, out_c, stride) in enumerate(blocks):
+            in_c = g.meta[x].shape[-1]
+            y = x
+            if expansion != 1:
+                y = g.conv2d(y, _depth8(in_c * expansion), 1, name=f"b{i}/expand")
+            y = g.depthwise_conv2d(y, 3, stride=stride, name=f"b{i}/dw")
+            y = g.conv2d(y, out_c, 1, activation="NONE", name=f"b{i}/project")
+            x = g.add(x, y, name=f"b{i}/add") if stride == 1 and in_c == out_c else y
+        x = g.conv2d(x, 576, 1, name="last_conv")
+        x = g.conv2d(x, 2, 1, activation="NONE", name="head_conv")
+        x = g.fully_connected(x, 128, activation="RELU", name="fc1")
+        x = g.fully_connected(x, 2, name="fc2")
+        x = g.unary("TANH", x)
+        x = g.mul_const(x, 30.0, name="scale_cm")
+        return [g.dequantize(x)]
+    return graph
 
 
 def tinytracker_model(*, int8: bool = True, channels: int = 5, size: int = 112, seed: int = 0) -> bytes:
@@ -328,27 +414,8 @@ def tinytracker_model(*, int8: bool = True, channels: int = 5, size: int = 112, 
     576->2, flatten, FC 32->128 ReLU, FC 128->2, tanh, x30. Useful where the real model's shapes,
     MACs and memory matter but its weights do not (timing, admission, benchmarks).
     """
-    g = GraphBuilder(int8=int8, seed=seed)
-    x = g.input((1, size, size, channels))
-    x = g.conv2d(x, 3, 1, activation="NONE", name="grid_mix")
-    x = g.conv2d(x, 16, 3, stride=2, name="stem")
-    # (expansion, out channels, stride) of MobileNetV3-Small; minimalistic: kernel 3, ReLU, no SE
-    blocks = [(1, 16, 2), (72 / 16, 24, 2), (88 / 24, 24, 1), (4, 40, 2), (6, 40, 1), (6, 40, 1),
-              (3, 48, 1), (3, 48, 1), (6, 96, 2), (6, 96, 1), (6, 96, 1)]
-    for i, (expansion, out_c, stride) in enumerate(blocks):
-        in_c = g.meta[x].shape[-1]
-        y = x
-        if expansion != 1:
-            y = g.conv2d(y, _depth8(in_c * expansion), 1, name=f"b{i}/expand")
-        y = g.depthwise_conv2d(y, 3, stride=stride, name=f"b{i}/dw")
-        y = g.conv2d(y, out_c, 1, activation="NONE", name=f"b{i}/project")
-        x = g.add(x, y, name=f"b{i}/add") if stride == 1 and in_c == out_c else y
-    x = g.conv2d(x, 576, 1, name="last_conv")
-    x = g.conv2d(x, 2, 1, activation="NONE", name="head_conv")
-    x = g.fully_connected(x, 128, activation="RELU", name="fc1")
-    x = g.fully_connected(x, 2, name="fc2")
-    x = g.unary("TANH", x)
-    x = g.mul_const(x, 30.0, name="scale_cm")
+    graph = _tinytracker_graph(channels, size)
     if int8:
-        x = g.dequantize(x)
-    return g.build([x], description="TinyTracker architecture, random weights (hostlink synth)")
+        return calibrated(graph, seed=seed)
+    g = GraphBuilder(int8=False, seed=seed)
+    return g.build(graph(g), description="TinyTracker architecture, random weights (hostlink synth)")

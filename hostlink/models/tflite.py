@@ -104,8 +104,7 @@ def _check_envelope(data: bytes, name: str) -> None:
         found = _describe_magic(bytes(data[:8]))
         raise _fail(name, f"not a TFLite model: bytes 4..8 are {ident!r}, not the {TFLITE_IDENTIFIER!r} "
                     f"identifier{found}",
-                    "pass a .tflite file (TFLite converter or edgetpu_compiler output); IMX500 "
-                    "packerOut.zip and .rpk files are inspected by their own readers")
+                    "pass a .tflite file (the TFLite converter's or edgetpu_compiler's output)")
     root = struct.unpack_from("<I", data, 0)[0]
     if root + 4 > len(data):
         raise _fail(name, f"truncated: the root table sits at byte {root} but the file has "
@@ -144,14 +143,13 @@ class _Reader:
                 sizes.append(0)
                 continue
             if not buf.DataIsNone():
-                length = buf.DataLength()
-                # The vector body starts right after its length prefix; it must end inside the file.
-                start = buf._tab.Vector(buf._tab.Offset(4))
-                if start + length > n:
-                    raise _fail(self.name, f"truncated: weight buffer {i} needs bytes up to "
-                                f"{start + length} but the file has {n}",
-                                "copy the complete .tflite file")
-                sizes.append(length)
+                try:
+                    # A zero-copy view; numpy refuses one that would run past the end of the file.
+                    sizes.append(int(buf.DataAsNumpy().size))
+                except ValueError:
+                    raise _fail(self.name, f"truncated: weight buffer {i} ({buf.DataLength():,} "
+                                f"bytes) runs past the end of the file ({n:,} bytes)",
+                                "copy the complete .tflite file") from None
             elif buf.Size() > 0:
                 end = buf.Offset() + buf.Size()
                 if end > n:
@@ -228,8 +226,8 @@ def analyze(data: bytes, *, name: str = "model", with_arena: bool = False) -> Mo
     except (struct.error, IndexError, ValueError, TypeError, UnicodeDecodeError, OverflowError) as err:
         past = re.search(r"at least (\d+) bytes", str(err))
         if past and int(past.group(1)) > len(data):
-            what = (f"truncated or corrupt: the model's tables point to byte {int(past.group(1)) - 1:,} "
-                    f"but the file has {len(data):,} bytes")
+            what = (f"truncated or corrupt: the model's tables need at least "
+                    f"{int(past.group(1)):,} bytes but the file has {len(data):,}")
         else:
             what = (f"corrupt TFLite flatbuffer: the TFL3 identifier is there but the model tables "
                     f"cannot be read ({type(err).__name__}: {err})")

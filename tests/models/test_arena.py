@@ -14,7 +14,7 @@ from hostlink.models.synth import GraphBuilder, tiny_int8_model
 
 def _allocates(data: bytes, size: int) -> bool:
     """Probe in a child process: too small an arena can crash the tflite-micro wheel."""
-    proc = subprocess.run([sys.executable, arena_mod._PROBE_SCRIPT, str(size - 1), str(size + 1)],
+    proc = subprocess.run([sys.executable, arena_mod._PROBE_SCRIPT, "search", str(size - 1), str(size + 1)],
                           input=data, capture_output=True, check=False)
     return f"ok {size}" in proc.stdout.decode()
 

@@ -208,3 +208,19 @@ def test_garbage_after_identifier_is_corrupt():
             assert "corrupt" in str(err) or "truncated" in str(err)
             refused += 1
     assert refused >= 15
+
+
+def test_tinytracker_architecture_matches_the_paper_size():
+    from hostlink.models import IMX500_OPS
+    from hostlink.models.synth import tinytracker_model
+
+    data = tinytracker_model()
+    _, out = _run_litert(data)
+    assert out.shape == (1, 2) and out.dtype == np.float32
+    r = analyze(data)
+    # papers.md: 608 KB INT8 and 455 k params (Keras count: BN unfolded, conv without bias).
+    assert abs(len(data) - 608 * 1024) < 0.05 * 608 * 1024
+    assert abs(r.params - 455_000) < 0.08 * 455_000
+    assert r.int8 and r.inputs[0].shape == (1, 112, 112, 5)
+    assert set(r.ops) <= IMX500_OPS
+    assert r.layers[-1].output_shape == (1, 2)
