@@ -322,7 +322,7 @@ class CoralFlasher:
             raise WrongMode(f"the board runs its application (USB {board.usb_id}) but has no serial port node",
                             "check that the cdc_acm kernel driver is loaded; " + RECOVERY_HINT)
         last = None
-        for attempt in range(self.t.reset_attempts):
+        for _ in range(self.t.reset_attempts):
             port = serial.Serial()
             port.port, port.baudrate, port.dtr = board.port, RESET_BAUD, False
             try:

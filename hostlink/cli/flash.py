@@ -1,0 +1,78 @@
+"""`hostlink flash`: write firmware to a real board through its own bootloader."""
+import click
+
+from ..errors import ConfigError
+
+FLASHABLE = ("coralmicro", "spresense")
+
+
+@click.command()
+@click.option("--board", "-b", "board_opt", type=click.Choice(FLASHABLE), default=None,
+              help="Which board (also the global --board).")
+@click.argument("firmware", type=click.Path(exists=True, dir_okay=False))
+@click.option("--ram", is_flag=True, help="coralmicro: run the ELF from RAM; write nothing to flash.")
+@click.option("--data", "data_files", multiple=True, metavar="FILE[=/PATH]",
+              help="coralmicro: also write FILE to the board's filesystem (*.tflite goes to /models/). Repeatable.")
+@click.option("--build-dir", type=click.Path(file_okay=False), envvar="CORALMICRO_BUILD", default=None,
+              help="coralmicro: the coralmicro build directory holding the flashloader and elf_loader "
+                   "[env CORALMICRO_BUILD].")
+@click.option("--serial", envvar="CORAL_MICRO_SERIAL", default=None,
+              help="coralmicro: the board's serial number when several are plugged in [env CORAL_MICRO_SERIAL].")
+@click.option("--usb-ip", default="10.10.10.1", show_default=True,
+              help="coralmicro: address written to /usb_ip_address ('' to skip).")
+@click.option("--keep-files", is_flag=True, help="coralmicro: do not FORMAT the filesystem first.")
+@click.option("--baud", type=int, default=None,
+              help="spresense: XMODEM transfer rate (the updater switches to it for the upload).")
+@click.option("--rm", "remove", multiple=True, metavar="NAME", help="spresense: remove NAME from flash first.")
+@click.option("--no-reset", is_flag=True, help="spresense: do not reset through DTR; press RESET yourself.")
+@click.option("--savename", default="nuttx", show_default=True,
+              help="spresense: name in flash when an ELF is packaged (.spk savename).")
+@click.pass_context
+def flash(ctx, board_opt, firmware, ram, data_files, build_dir, serial, usb_ip, keep_files, baud, remove,
+          no_reset, savename):
+    """Write FIRMWARE to a real board.
+
+    \b
+    coralmicro: FIRMWARE.elf through ROM -> flashloader -> elf_loader (spsdk over HID),
+                writing /default.elf, --data files and /usb_ip_address, then booting it.
+    spresense:  FIRMWARE.spk or .elf (packaged as .spk) through the ROM updater and XMODEM-1K.
+    """
+    obj = ctx.find_root().obj or {}
+    board = board_opt or obj.get("board")
+    if board not in FLASHABLE:
+        raise ConfigError(f"flash needs --board {' or '.join(FLASHABLE)}" + (f", not {board!r}" if board else ""),
+                          "the IMX500 takes models, not firmware: use `hostlink upload`")
+    step = lambda text: click.echo(f"  {text}", err=True)  # noqa: E731
+    if board == "coralmicro":
+        from ..boards.coralmicro import CoralFlasher
+        from ..boards.coralmicro_images import CoralBuild
+
+        build = CoralBuild.from_dir(build_dir)
+        click.echo(f"Flashing {firmware} to the Coral Dev Board Micro" + (" (RAM)" if ram else ""), err=True)
+        report = CoralFlasher(build, serial=serial, on_step=step).flash(
+            firmware, ram=ram, data_files=list(data_files), usb_ip=usb_ip or None, format_filesystem=not keep_files)
+        for path, size in report.files:
+            click.echo(f"{path}\t{size} bytes")
+        click.echo(f"done: board {report.board_serial or '?'}")
+        return
+    from ..boards.discovery import find_boards
+    from ..boards.spresense import SpresenseFlasher, spresense_ports
+
+    port = obj.get("port")
+    if not port:
+        ports = spresense_ports(find_boards())
+        if len(ports) != 1:
+            raise ConfigError("no Spresense serial port found" if not ports else
+                              f"{len(ports)} CP2102N ports found: {', '.join(ports)}",
+                              "name it: hostlink --port /dev/ttyUSB0 flash --board spresense FILE")
+        port = ports[0]
+    click.echo(f"Flashing {firmware} to the Spresense on {port}", err=True)
+    report = SpresenseFlasher(port, on_step=step).flash([firmware], baud=baud, remove=list(remove),
+                                                       reset=not no_reset, savename=savename)
+    for name, size in report.installed:
+        click.echo(f"{name}\t{size} bytes")
+    click.echo("done: rebooted")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(flash)
