@@ -26,6 +26,8 @@ from .types import CaptureResult, DeviceInfo, ModelInfo, StageTiming, TensorSpec
 
 #: The largest payload this host accepts in one frame (announced in HELLO).
 HOST_MAX_PAYLOAD = 1 << 20
+# Plain ints: `int & IntFlag` goes through the enum machinery, a cost paid on every frame.
+_RESPONSE, _MORE, _EVENT = int(P.Flag.RESPONSE), int(P.Flag.MORE), int(P.Flag.EVENT)
 
 _MODEL_CODES = {
     P.ErrorCode.MODEL_TOO_LARGE, P.ErrorCode.MODEL_FORMAT_UNSUPPORTED, P.ErrorCode.MODEL_NOT_INT8,
@@ -130,11 +132,11 @@ class Device:
         for f in self._deframer.feed(data):
             if self.trace:
                 self.trace("rx", f)
-            if f.flags & P.Flag.EVENT:
+            if f.flags & _EVENT:
                 self._on_event(f)
                 continue
             key = (f.seq, f.type)
-            if f.flags & P.Flag.MORE:
+            if f.flags & _MORE:
                 self._fragments.setdefault(key, bytearray()).extend(f.payload)
                 continue
             if key in self._fragments:
@@ -154,7 +156,7 @@ class Device:
         while True:
             while self._ready:
                 f = self._ready.popleft()
-                if f.seq == seq and f.flags & P.Flag.RESPONSE:
+                if f.seq == seq and f.flags & _RESPONSE:
                     return f
                 self.stats["stale_frames"] += 1
             remaining = deadline - time.monotonic()
@@ -176,9 +178,10 @@ class Device:
         except Exception as exc:
             raise ProtocolError(f"malformed {_name(f.type)} reply to {what}: {exc}") from None
         if f.type == P.MsgType.ERROR:
-            code = P.ErrorCode(int(body.code))
+            code = _code(body.code)
             cls = ModelRefused if code in _MODEL_CODES else DeviceError
-            raise cls(code, f"{self._who()} refused {what}: {body.message} [{code.name}]", _hint_for(code))
+            raise cls(code, f"{self._who()} refused {what}: {body.message} [{getattr(code, 'name', code)}]",
+                      _hint_for(code))
         return body
 
     def _request(self, mtype: int, payload: bytes, what: str, timeout: float,
@@ -195,7 +198,7 @@ class Device:
             if f.type == P.MsgType.NAK:
                 body = self._check(f, what)
                 self.stats["naks"] += 1
-                if P.ErrorCode(int(body.code)) not in P.RETRYABLE:
+                if _code(body.code) not in P.RETRYABLE:
                     raise DeviceError(int(body.code), f"{self._who()} rejected {what}: {body.detail}")
                 continue
             body = self._check(f, what)
@@ -288,9 +291,10 @@ class Device:
         self._request(P.MsgType.MODEL_BEGIN, begin, "MODEL_BEGIN", self._deadline_s(wire_bytes=len(begin)))
         chunk = max(64, min(info.max_payload, HOST_MAX_PAYLOAD) - 4)
         pieces = ((off, data[off:off + chunk]) for off in range(0, len(data), chunk))
-        self._stream(P.MsgType.MODEL_CHUNK, pieces, lambda off, part: M.ModelChunk.build(dict(offset=off, data=part)),
+        chunk_struct = P.payload_struct(P.MsgType.MODEL_CHUNK, False)  # compiled: 3x faster than M.ModelChunk
+        self._stream(P.MsgType.MODEL_CHUNK, pieces, lambda off, part: chunk_struct.build(dict(offset=off, data=part)),
                      len(data), "MODEL_CHUNK", progress)
-        commit_s = self.timeouts.commit_s_per_mb * len(data) / 1e6
+        commit_s = self.timeouts.commit_base_s + self.timeouts.commit_s_per_mb * len(data) / 1e6
         _, c = self._request(P.MsgType.MODEL_COMMIT, M.ModelCommit.build(dict(crc32=crc)), f"model {name!r}",
                              self._deadline_s(work_s=commit_s), expect=P.MsgType.MODEL_INFO)
         return self.model_info()
@@ -329,7 +333,7 @@ class Device:
                 if not self._ready:
                     break
                 cand = self._ready.popleft()
-                if cand.seq in in_flight and cand.flags & P.Flag.RESPONSE:
+                if cand.seq in in_flight and cand.flags & _RESPONSE:
                     f = cand
                 else:
                     self.stats["stale_frames"] += 1
@@ -340,7 +344,7 @@ class Device:
             if f.type == P.MsgType.NAK:
                 body = self._check(f, what)
                 self.stats["naks"] += 1
-                if P.ErrorCode(int(body.code)) not in P.RETRYABLE:
+                if _code(body.code) not in P.RETRYABLE:
                     raise DeviceError(int(body.code), f"{self._who()} rejected {what}: {body.detail}")
                 self._resend(mtype, f.seq, in_flight[f.seq], what)
                 continue
@@ -377,8 +381,9 @@ class Device:
         data = np.ascontiguousarray(arr).tobytes()
         chunk = max(64, min((self.info or self.hello()).max_payload, HOST_MAX_PAYLOAD) - 9)
         pieces = ((off, data[off:off + chunk]) for off in range(0, len(data), chunk))
+        input_struct = P.payload_struct(P.MsgType.INPUT, False)
         self._stream(P.MsgType.INPUT, pieces,
-                     lambda off, part: M.Input.build(dict(index=index, total=len(data), offset=off, data=part)),
+                     lambda off, part: input_struct.build(dict(index=index, total=len(data), offset=off, data=part)),
                      len(data), "INPUT", None)
 
     def capture(self, count: int = 1, period_us: int = 0, input: np.ndarray | None = None,
@@ -393,7 +398,7 @@ class Device:
             self.send_input(input)
             source = P.InputSource.HOST
         payload = _capture_payload(count, period_us, source, return_input)
-        out_bytes = sum(s.nbytes for s in model.outputs) + 64
+        out_bytes = _output_bytes(model) + 64
         frame_s = max(model.expected_frame_us, 1) / 1e6
         per_frame = self._deadline_s(work_s=frame_s + period_us / 1e6, wire_bytes=out_bytes)
         seq = self._next_seq()
@@ -426,6 +431,19 @@ class Device:
 def _capture_payload(count: int, period_us: int, source: P.InputSource, return_input: bool) -> bytes:
     return M.Capture.build(dict(count=count, period_us=period_us, source=source.name,
                                 options=dict(return_input=return_input)))
+
+
+@functools.lru_cache(maxsize=16)
+def _output_bytes(model: ModelInfo) -> int:
+    return sum(s.nbytes for s in model.outputs)
+
+
+def _code(value) -> "P.ErrorCode | int":
+    """A board's error code; a code newer than this hostlink stays a plain number."""
+    try:
+        return P.ErrorCode(int(value))
+    except ValueError:
+        return int(value)
 
 
 def _name(mtype: int) -> str:

@@ -12,6 +12,8 @@ class Timeouts:
     default_byte_rate: float = 500_000.0
     #: What a board spends per model byte on commit (CRC, parse, admission, arena planning).
     commit_s_per_mb: float = 2.0
+    #: What a commit costs whatever the size: admission starts tflite-micro to plan the arena (~1 s).
+    commit_base_s: float = 1.0
     #: HELLO gets a short, fixed deadline: a silent port must be reported quickly.
     hello_s: float = 1.5
     #: HELLO attempts: a board that booted mid-request gets a second chance, a dead port fails fast.

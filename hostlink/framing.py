@@ -74,7 +74,7 @@ class Deframer:
             start = buf.find(MAGIC, pos)
             if start < 0:
                 # keep a trailing 'H' that may be the first half of the next magic
-                keep = 1 if n and buf[-1] == MAGIC[0] else 0
+                keep = 1 if n > pos and buf[-1] == MAGIC[0] else 0
                 stats.skipped_bytes += n - pos - keep
                 pos = n - keep
                 break

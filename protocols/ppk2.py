@@ -187,7 +187,7 @@ def format_metadata(values: dict) -> bytes:
     lines = []
     for key, value in values.items():
         if isinstance(value, float):
-            text = f"{value:.9f}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}"
+            text = f"{value:.9f}" if abs(value) < 0.01 and value != 0 else f"{value:.4f}"
         else:
             text = str(value)
         lines.append(f"{key}: {text}")

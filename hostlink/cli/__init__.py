@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "hostlink.cli.flash",
     "hostlink.cli.doctor",
     "hostlink.cli.session",
+    "hostlink.cli.demos",
 ]
 
 

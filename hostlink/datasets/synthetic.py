@@ -58,7 +58,7 @@ def face_grid_box(head_x, head_y, distance):
     """Face-grid box (x, y, w, h) in cells for a head at (head_x, head_y) cm and ``distance`` cm."""
     half_w, half_h = _half_extent_cm(distance)
     w = GRID_CELLS * FACE_WIDTH_CM / (2 * half_w)
-    h = w * FRAME_W / FRAME_H  # a square box in pixels is taller in cells: the frame is portrait
+    h = w * FRAME_W / FRAME_H  # square in pixels, fewer cells tall: the frame is portrait
     cx = GRID_CELLS / 2 * (1 + head_x / half_w)
     cy = GRID_CELLS / 2 * (1 - head_y / half_h)
     return np.array([cx - w / 2, cy - h / 2, w, h], np.float32)
@@ -73,7 +73,7 @@ def _skin(rng):
 
 def _background(rng, s):
     img = np.empty((s, s, 3), np.float32)
-    a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    a, b = rng.uniform(0, 255, 3).astype(np.float32), rng.uniform(0, 255, 3).astype(np.float32)
     ramp = np.linspace(0, 1, s, dtype=np.float32)
     t = ramp[None, :, None] if rng.random() < 0.5 else ramp[:, None, None]
     img[:] = a + t * (b - a)
@@ -91,21 +91,26 @@ def _background(rng, s):
 def _eye(img, center, axes, iris_off, iris_r, iris_rgb, rng):
     """Sclera ellipse with the iris/pupil shifted by ``iris_off`` (px) and clipped to the lids."""
     s = img.shape[0]
-    cx, cy = center
-    mask = np.zeros((s, s), np.uint8)
+    # Work in the eye's bounding box only: the rest of the face is untouched.
+    pad = int(max(axes) + 2)
+    x0, y0 = max(0, int(center[0]) - pad), max(0, int(center[1]) - pad)
+    x1, y1 = min(s, int(center[0]) + pad + 1), min(s, int(center[1]) + pad + 1)
+    roi = img[y0:y1, x0:x1]
+    cx, cy = center[0] - x0, center[1] - y0
+    mask = np.zeros(roi.shape[:2], np.uint8)
     ctr = (int(round(cx * 16)), int(round(cy * 16)))
-    cv2.ellipse(mask, ctr, (int(axes[0] * 16), int(axes[1] * 16)), 0, 0, 360, 255, -1, cv2.LINE_AA, 4)
-    layer = img.copy()
-    layer[mask > 0] = rng.uniform(200, 245)
+    ax16 = (int(axes[0] * 16), int(axes[1] * 16))
+    cv2.ellipse(mask, ctr, ax16, 0, 0, 360, 255, -1, cv2.LINE_AA, 4)
+    layer = np.empty_like(roi)
+    layer[:] = rng.uniform(200, 245)
     ic = (int(round((cx + iris_off[0]) * 16)), int(round((cy + iris_off[1]) * 16)))
     cv2.circle(layer, ic, int(iris_r * 16), tuple(float(v) for v in iris_rgb), -1, cv2.LINE_AA, 4)
     cv2.circle(layer, ic, int(iris_r * 0.45 * 16), (15.0, 12.0, 12.0), -1, cv2.LINE_AA, 4)
     glint = (ic[0] - int(iris_r * 5), ic[1] - int(iris_r * 5))
     cv2.circle(layer, glint, int(iris_r * 0.18 * 16), (250.0, 250.0, 250.0), -1, cv2.LINE_AA, 4)
     alpha = (mask.astype(np.float32) / 255)[..., None]
-    img[:] = img * (1 - alpha) + layer * alpha
-    cv2.ellipse(img, ctr, (int(axes[0] * 16), int(axes[1] * 16)), 0, 180, 360,
-                (40.0, 30.0, 30.0), max(1, s // 110), cv2.LINE_AA, 4)
+    roi[:] = roi * (1 - alpha) + layer * alpha
+    cv2.ellipse(roi, ctr, ax16, 0, 180, 360, (40.0, 30.0, 30.0), max(1, s // 110), cv2.LINE_AA, 4)
 
 
 def render_face(rng, size, eye_yaw, eye_pitch, head_yaw, head_pitch):
@@ -145,10 +150,12 @@ def render_face(rng, size, eye_yaw, eye_pitch, head_yaw, head_pitch):
     # Directional light, exposure, sensor noise.
     g = np.linspace(-1, 1, s, dtype=np.float32)
     ang = rng.uniform(0, 2 * np.pi)
-    light = 1 + rng.uniform(0, 0.35) * (np.cos(ang) * g[None, :] + np.sin(ang) * g[:, None])
-    img = img * light[..., None] * rng.uniform(0.6, 1.25) + rng.uniform(-25, 25)
+    k = np.float32(rng.uniform(0, 0.35))
+    light = 1 + k * np.float32(np.cos(ang)) * g[None, :] + k * np.float32(np.sin(ang)) * g[:, None]
+    img *= light[..., None] * np.float32(rng.uniform(0.6, 1.25))
+    img += np.float32(rng.uniform(-25, 25))
     img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-    img += rng.normal(0, rng.uniform(1, 7), img.shape).astype(np.float32)
+    img += rng.standard_normal(img.shape, np.float32) * np.float32(rng.uniform(1, 7))
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
@@ -194,3 +201,106 @@ def compose_frame(face: np.ndarray, box, seed: int = 0) -> np.ndarray:
     if x1c > x0c and y1c > y0c:
         frame[y0c:y1c, x0c:x1c] = patch[fy0:fy0 + y1c - y0c, fx0:fx0 + x1c - x0c]
     return frame
+
+
+@dataclass
+class FundusSet:
+    """``images`` (N, S, S, 3) uint8 RGB fundus-like images, ``masks`` (N, S, S) uint8 {0, 1}
+    vessel labels, ``fov`` (N, S, S) uint8 {0, 1} field of view (the lit disc)."""
+
+    images: np.ndarray
+    masks: np.ndarray
+    fov: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+#: Vessels are drawn at this multiple of the output size, then area-averaged: a pixel is labelled
+#: vessel when at least half of it is covered, and the image darkens in proportion to coverage.
+_SUPERSAMPLE = 4
+
+
+def _vessel_tree(cov, dark, rng, p, angle, width, step, depth, bend, radius, centre):
+    """Draw one vessel from ``p`` and its branches, recursively; widths shrink at each fork."""
+    contrast = int(255 * min(0.75, 0.25 + 0.09 * width / _SUPERSAMPLE))
+    seg_left = rng.integers(6, 14)
+    while True:
+        angle += rng.normal(0, 0.12) + bend
+        q = (p[0] + step * np.cos(angle), p[1] + step * np.sin(angle))
+        if np.hypot(q[0] - centre, q[1] - centre) > radius:
+            return
+        t = max(1, int(round(width)))
+        a, b = (int(p[0]), int(p[1])), (int(q[0]), int(q[1]))
+        cv2.line(cov, a, b, 255, t, cv2.LINE_AA)
+        cv2.line(dark, a, b, contrast, t, cv2.LINE_AA)
+        p = q
+        seg_left -= 1
+        if seg_left == 0:
+            break
+    if depth == 0 or width < 0.9 * _SUPERSAMPLE / 2:
+        return
+    split = rng.uniform(0.35, 0.7)
+    for sign in (-1, 1):
+        w = width * (rng.uniform(0.7, 0.9) if sign > 0 else rng.uniform(0.55, 0.8))
+        _vessel_tree(cov, dark, rng, p, angle + sign * split, w, step, depth - 1, bend * 0.6,
+                     radius, centre)
+
+
+def render_fundus(rng, size: int = 96):
+    """One fundus-like image, its vessel mask and its field of view (see :class:`FundusSet`)."""
+    big = size * _SUPERSAMPLE
+    centre, radius = big / 2, big * rng.uniform(0.44, 0.49)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    r = np.hypot(xx - size / 2, yy - size / 2) / (radius / _SUPERSAMPLE)
+    fov = (r <= 1).astype(np.uint8)
+    base = np.array([rng.uniform(170, 235), rng.uniform(60, 110), rng.uniform(15, 45)], np.float32)
+    img = np.empty((size, size, 3), np.float32)
+    img[:] = base
+    # Vignetting toward the rim and a slow, blotchy choroid background.
+    img *= (1 - rng.uniform(0.3, 0.55) * r ** 2)[..., None]
+    blotch = cv2.resize(rng.normal(1, 0.08, (6, 6)).astype(np.float32), (size, size),
+                        interpolation=cv2.INTER_CUBIC)
+    img *= blotch[..., None]
+    # Optic disc on one side, macula (darker) on the other.
+    side = rng.choice([-1, 1])
+    disc = (size / 2 + side * rng.uniform(0.18, 0.28) * size, size / 2 + rng.normal(0, 0.04) * size)
+    disc_r = size * rng.uniform(0.06, 0.09)
+    d = np.hypot(xx - disc[0], yy - disc[1]) / disc_r
+    img += (np.exp(-d ** 4) * rng.uniform(50, 90))[..., None] * np.array([1.0, 1.1, 0.7], np.float32)
+    mac = (size / 2 - side * rng.uniform(0.05, 0.12) * size, disc[1])
+    m = np.hypot(xx - mac[0], yy - mac[1]) / (size * 0.1)
+    img *= (1 - 0.25 * np.exp(-m ** 2))[..., None]
+    # Vessel trees: four arcades leave the disc, the temporal ones bending round the macula.
+    cov = np.zeros((big, big), np.uint8)
+    dark = np.zeros((big, big), np.uint8)
+    start = (disc[0] * _SUPERSAMPLE, disc[1] * _SUPERSAMPLE)
+    toward = 0.0 if side < 0 else np.pi  # angle from the disc toward the macula
+    step = big / 48
+    for up in (-1, 1):
+        for temporal in (True, False):
+            a0 = toward + up * (rng.uniform(0.6, 1.0) if temporal else rng.uniform(1.9, 2.5))
+            bend = -up * rng.uniform(0.02, 0.05) * (1 if side < 0 else -1) * (1 if temporal else 0.3)
+            w = _SUPERSAMPLE * rng.uniform(1.6, 2.4) * (size / 96)
+            _vessel_tree(cov, dark, rng, start, a0, w, step, depth=5, bend=bend, radius=radius * 0.98,
+                         centre=centre)
+    cov_s = cv2.resize(cov.astype(np.float32) / 255, (size, size), interpolation=cv2.INTER_AREA)
+    dark_s = cv2.resize(dark.astype(np.float32) / 255, (size, size), interpolation=cv2.INTER_AREA)
+    img *= 1 - dark_s[..., None] * np.array([0.55, 0.9, 0.8], np.float32)
+    img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 0.7))
+    img *= rng.uniform(0.75, 1.2)
+    img += rng.standard_normal(img.shape, np.float32) * np.float32(rng.uniform(2, 6))
+    img *= fov[..., None]
+    mask = ((cov_s >= 0.5) & (fov > 0)).astype(np.uint8)
+    return np.clip(img, 0, 255).astype(np.uint8), mask, fov
+
+
+def fundus_samples(n: int, seed: int, size: int = 96) -> FundusSet:
+    """``n`` synthetic fundus images with their vessel masks, reproducible by ``seed``."""
+    rng = np.random.default_rng(seed)
+    images = np.empty((n, size, size, 3), np.uint8)
+    masks = np.empty((n, size, size), np.uint8)
+    fov = np.empty((n, size, size), np.uint8)
+    for i in range(n):
+        images[i], masks[i], fov[i] = render_fundus(rng, size)
+    return FundusSet(images, masks, fov)

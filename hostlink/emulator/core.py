@@ -26,6 +26,7 @@ REPLY_CACHE_ENTRIES = 32
 REPLY_CACHE_MAX_BYTES = 1 << 20
 #: Payload size the board assumes for the host before HELLO says otherwise.
 DEFAULT_HOST_MAX_PAYLOAD = 4096
+_RESPONSE = int(P.Flag.RESPONSE)  # a plain int: `int & IntFlag` costs an enum call per frame
 
 
 class BoardError(Exception):
@@ -115,6 +116,7 @@ class BoardCore:
         self._inputs: dict[int, list] = {}  # index -> [bytearray, have-mask, received]
         self._cache: collections.OrderedDict = collections.OrderedDict()
         self._event_seq = 0
+        self._result_specs: tuple = (None, [])
         self._handlers = {
             P.MsgType.HELLO: self._hello,
             P.MsgType.MODEL_BEGIN: self._model_begin,
@@ -156,16 +158,16 @@ class BoardCore:
         self._send(P.MsgType.ERROR, seq, M.Error.build(dict(code=code.name, message=message[:4000])), out)
 
     def _ack(self, seq: int, value: int, out: list | None) -> None:
-        self._send(P.MsgType.ACK, seq, M.Ack.build(dict(value=value)), out)
+        self._send(P.MsgType.ACK, seq, P.payload_struct(P.MsgType.ACK, True).build(dict(value=value)), out)
 
     # ---------------------------------------------------------------- dispatch
     def handle(self, f: RawFrame) -> None:
-        if f.version != P.VERSION:
+        if f.flags & _RESPONSE:
+            return  # a board never receives replies; an echo on a loopback is ignored
+        if f.version != self.version:
             self._error(f.seq, P.ErrorCode.BAD_VERSION,
                         f"protocol v{f.version} is not supported; this board speaks v{self.version}", None)
             return
-        if f.flags & P.Flag.RESPONSE:
-            return  # a board never receives replies; an echo on a loopback is ignored
         key = (f.seq, f.type, zlib.crc32(f.payload))
         cached = self._cache.get(key)
         if cached is not None:
@@ -305,8 +307,10 @@ class BoardCore:
         hz = self.backend.device_info()["clock_hz"]
         period_ticks = body.period_us * hz // 1_000_000
         t0 = self.backend.now()
-        specs = [(fastcodec.encode_spec(s.name, s.dtype, s.shape, s.scale, s.zero_point), s.numpy_dtype)
-                 for s in m.outputs]
+        if self._result_specs[0] is not m:  # the encoded output specs are constant per model
+            self._result_specs = (m, [(fastcodec.encode_spec(s.name, s.dtype, s.shape, s.scale, s.zero_point),
+                                       s.numpy_dtype) for s in m.outputs])
+        specs = self._result_specs[1]
         for i in range(body.count):
             if period_ticks:
                 self.backend.wait_until(t0 + i * period_ticks)

@@ -51,9 +51,11 @@ class TFLMEngine:
 
         self._model = model
         self._it = runtime.Interpreter.from_bytes(model, arena_size=arena_bytes)
-        self.inputs = [_spec(d) for d in self._it.get_input_details_list()] if hasattr(
-            self._it, "get_input_details_list") else [_spec(self._it.get_input_details(i)) for i in range(_count(self._it, True))]
-        self.outputs = [_spec(self._it.get_output_details(i)) for i in range(_count(self._it, False))]
+        # TFLM's details carry neither tensor names nor a "quantization" pair: names come from the
+        # flatbuffer, scale and zero point from "quantization_parameters", so specs equal LiteRT's.
+        in_names, out_names = _io_names(model)
+        self.inputs = [_tflm_spec(self._it.get_input_details(i), n) for i, n in enumerate(in_names)]
+        self.outputs = [_tflm_spec(self._it.get_output_details(i), n) for i, n in enumerate(out_names)]
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         for i, x in enumerate(inputs):
@@ -62,12 +64,22 @@ class TFLMEngine:
         return [np.array(self._it.get_output(i)) for i in range(len(self.outputs))]
 
 
-def _count(it, inputs: bool) -> int:
-    n = 0
-    get = it.get_input_details if inputs else it.get_output_details
-    while True:
-        try:
-            get(n)
-        except Exception:  # the interpreter signals the end of the list by raising
-            return n
-        n += 1
+def _io_names(model: bytes) -> tuple[list[str], list[str]]:
+    from ai_edge_litert import schema_py_generated as fb
+
+    sg = fb.Model.GetRootAs(model, 0).Subgraphs(0)
+
+    def name(i: int) -> str:
+        return (sg.Tensors(i).Name() or b"").decode("utf-8", "replace")
+
+    return ([name(sg.Inputs(i)) for i in range(sg.InputsLength())],
+            [name(sg.Outputs(i)) for i in range(sg.OutputsLength())])
+
+
+def _tflm_spec(detail: dict, name: str) -> TensorSpec:
+    q = detail.get("quantization_parameters") or {}
+    scales, zps = q.get("scales"), q.get("zero_points")
+    scale = float(scales[0]) if scales is not None and len(scales) else 0.0
+    zp = int(zps[0]) if zps is not None and len(zps) else 0
+    return TensorSpec(name, _DTYPES.get(np.dtype(detail["dtype"]), "float32"),
+                      tuple(int(d) for d in detail["shape"]), scale, zp)

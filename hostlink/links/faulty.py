@@ -137,6 +137,15 @@ class FaultyLink(Link):
         self._tx = _Direction(tx, random.Random(f"{seed}:tx"))
         self._rx = _Direction(rx, random.Random(f"{seed}:rx"))
 
+    def set_faults(self, faults: Faults, direction: str = "both") -> None:
+        """Change the damage mid-session (a cable that goes bad after the handshake)."""
+        if direction not in ("tx", "rx", "both"):
+            raise ConfigError(f"direction must be tx, rx or both, not {direction!r}")
+        if direction in ("tx", "both"):
+            self._tx.faults = faults
+        if direction in ("rx", "both"):
+            self._rx.faults = faults
+
     @property
     def tx_stats(self) -> FaultStats:
         return self._tx.stats

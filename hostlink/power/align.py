@@ -58,10 +58,11 @@ def decode_markers(trace: Trace, mask: int = 0xFF, debounce: int = 3) -> np.ndar
     if debounce > 1 and len(starts) > 1:
         long_enough = (stops - starts) >= debounce
         long_enough[-1] = True  # the trace end cuts the last run short; keep it
-        starts, values = starts[long_enough], values[long_enough]
-        if len(starts):
-            starts[0] = 0  # short leading runs join the first kept run
-        stops = np.concatenate((starts[1:], [n]))
+        kept = np.flatnonzero(long_enough)
+        # a transient belongs to the stage being entered: each kept run starts where the previous
+        # kept run ended
+        starts = np.concatenate(([0], stops[kept[:-1]]))
+        values = values[kept]
         # neighbours that became equal after dropping a transient merge
         keep = np.concatenate(([True], values[1:] != values[:-1]))
         starts, values = starts[keep], values[keep]
@@ -101,9 +102,12 @@ def integrate(trace: Trace, segments: np.ndarray, min_samples: int = MIN_SAMPLES
     p_sum = cp[b] - cp[a]
     mean_p = p_sum / n_good
     mean_i = (cc[b] - cc[a]) / n_good
-    out["mean_power_w"] = mean_p
-    out["energy_j"] = mean_p * n * dt  # lost samples carry the segment's mean power
-    out["charge_c"] = mean_i * n * dt
+    energy = mean_p * n * dt  # lost samples carry the segment's mean power
+    charge = mean_i * n * dt
+    de, dq = _edge_split(power, missing, cp, cp2, cc, cm, a, b, dt)
+    out["energy_j"] = energy + de
+    out["charge_c"] = charge + dq
+    out["mean_power_w"] = out["energy_j"] / np.maximum(n * dt, dt)
     out["n_missing"] = n_missing
     # error bound: each edge may be off by one sample of the power step there, each lost sample
     # by the spread of the segment, plus the statistical error of the mean
@@ -115,6 +119,50 @@ def integrate(trace: Trace, segments: np.ndarray, min_samples: int = MIN_SAMPLES
                           + dt * std * np.sqrt(n_good))
     out["low_confidence"] = n < min_samples
     return out
+
+
+def _edge_split(power, missing, cp, cp2, cc, cm, a, b, dt):
+    """Energy moved across each boundary so that the sample straddling it is shared by level.
+
+    A monitor's sample is the mean over its interval, and the marker pins are read once per
+    sample, so the sample in which a stage begins holds energy of both stages. Left alone, each
+    edge shifts on average a quarter of a sample of the power step into the wrong stage (0.8 % of
+    a 0.86 ms stage between 270 mW neighbours at 100 kS/s). Where the step stands well above the
+    noise, the straddling sample's own level tells how much of it belongs to each side.
+    """
+    m = len(a)
+    de = np.zeros(m)
+    dq = np.zeros(m)
+    if m < 2:
+        return de, dq
+    n = b - a
+    ai, bi = a + 1, np.maximum(b - 1, a + 1)
+    good = np.maximum((bi - ai) - (cm[bi] - cm[ai]), 1)
+    level = (cp[bi] - cp[ai]) / good
+    amps = (cc[bi] - cc[ai]) / good
+    spread = np.sqrt(np.maximum((cp2[bi] - cp2[ai]) / good - level ** 2, 0.0))
+    for i in range(m - 1):
+        if n[i] < 3 or n[i + 1] < 3:
+            continue
+        p_left, p_right = level[i], level[i + 1]
+        step = p_left - p_right
+        if abs(step) <= 8 * (spread[i] + spread[i + 1]) or step == 0:
+            continue
+        e = b[i]
+        for k, owner_left in ((e - 1, True), (e, False)):
+            if missing[k]:
+                continue
+            # the sample is f of its interval at the left level and 1 - f at the right level
+            f = min(max((power[k] - p_right) / step, 0.0), 1.0)
+            if owner_left:  # its right part leaves the left stage
+                e_move, q_move = -(1.0 - f) * p_right * dt, -(1.0 - f) * amps[i + 1] * dt
+            else:  # its left part joins the left stage
+                e_move, q_move = f * p_left * dt, f * amps[i] * dt
+            de[i] += e_move
+            de[i + 1] -= e_move
+            dq[i] += q_move
+            dq[i + 1] -= q_move
+    return de, dq
 
 
 @dataclass

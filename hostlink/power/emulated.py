@@ -53,14 +53,18 @@ class BoardSignal:
         return max(int((self.board_now_us() - self.t0_us) / self.us_per_sample + 1e-9), 0)
 
     def _spans_between(self, ta: float, tb: float) -> list:
-        found = []
-        for span in reversed(self.board.timeline):
-            if span.end_us <= ta:
-                break
-            if span.start_us < tb:
-                found.append(span)
-        found.reverse()
-        return found
+        while True:
+            found = []
+            try:
+                for span in reversed(self.board.timeline):
+                    if span.end_us <= ta:
+                        break
+                    if span.start_us < tb:
+                        found.append(span)
+            except RuntimeError:  # a real-time board appended a span meanwhile: look again
+                continue
+            found.reverse()
+            return found
 
     def render(self, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(power_w float64[n], stage code uint8[n]) for samples start .. start+n-1."""
@@ -236,15 +240,15 @@ class EmulatedMonitor(PowerMonitor):
             out["voltage_v"] = np.round(v / m.voltage_lsb_v) * m.voltage_lsb_v
         else:
             out["voltage_v"] = self.supply_v
-            flags |= SampleFlag.VOLTAGE_SETPOINT
+            flags |= np.uint8(SampleFlag.VOLTAGE_SETPOINT)
         sat = np.abs(current) >= self._full[-1]
-        flags[sat] |= SampleFlag.SATURATED
+        flags[sat] |= np.uint8(SampleFlag.SATURATED)
         digital = code & np.uint8(self._mask)
         if self.dropout and self._rng.random() < self.dropout and n > 2:
             length = int(self._rng.integers(1, min(self.dropout_max, n - 1) + 1))
             at = int(self._rng.integers(1, n - length + 1))
             out["current_a"][at:at + length] = np.nan
-            flags[at:at + length] |= SampleFlag.MISSING
+            flags[at:at + length] |= np.uint8(SampleFlag.MISSING)
             digital[at:at + length] = digital[at - 1]
             self.stats.missing += length
             self.stats.gaps += 1

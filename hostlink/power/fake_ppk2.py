@@ -361,8 +361,9 @@ class FakePpk2Serial:
 class PtyServer:
     """Serves a FakePpk2 on a pseudo-terminal; ``path`` is what the driver opens."""
 
-    def __init__(self, device: FakePpk2, poll_s: float = 0.002):
+    def __init__(self, device: FakePpk2, poll_s: float = 0.002, linger_s: float = 0.2):
         self.device = device
+        self.linger_s = linger_s
         self.poll_s = poll_s
         self.master, slave = os.openpty()
         tty.setraw(slave)
@@ -395,6 +396,9 @@ class PtyServer:
                     except BlockingIOError:
                         pass
                 if self.device.vanished and not backlog:
+                    # closing the master drops what the slave has not read yet; a real device's
+                    # last USB packets arrive before it disappears, so let them be read first
+                    time.sleep(self.linger_s)
                     break
         finally:
             os.close(self.master)

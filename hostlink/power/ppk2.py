@@ -176,6 +176,11 @@ class Ppk2Monitor(PowerMonitor):
         self._error = None
         self._queue = queue.Queue()
         self._halt.clear()
+        try:
+            self.ser.reset_input_buffer()  # e.g. the newline after the metadata's END
+        except (serial.SerialException, OSError) as err:
+            raise MonitorError(f"the PPK2 on {self.port_name} stopped answering: {err}",
+                               hint="it vanished from USB (cable, hub, power); reconnect it") from None
         self._write(proto.build_command(proto.Command.AVERAGE_START))
         self._streaming = True
         self._reader = threading.Thread(target=self._pump, name="ppk2-reader", daemon=True)
@@ -218,7 +223,7 @@ class Ppk2Monitor(PowerMonitor):
         except queue.Empty:
             pass
         if not chunks:
-            if self._error is not None and self._reader is not None and not self._reader.is_alive():
+            if self._error is not None:  # the reader's last act: nothing more will come
                 err, self._error = self._error, None
                 self._streaming = False
                 raise MonitorError(

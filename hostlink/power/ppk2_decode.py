@@ -37,6 +37,8 @@ HISTORY = K4 + 16
 INDEX_BITS = proto.ADC_BITS + proto.RANGE_BITS  # the 17 bits calibration depends on
 INDEX_MASK = (1 << INDEX_BITS) - 1
 _ADC_FULL = (1 << proto.ADC_BITS) - 1
+#: Index of full scale on range 4: readings there are clipped.
+_SAT_INDEX = (4 << proto.ADC_BITS) | _ADC_FULL
 #: A run this long of consecutive counter breaks means the words are misaligned, not lost.
 MISALIGNED_RUN = 16
 
@@ -116,6 +118,8 @@ class Ppk2Decoder:
         self._lut64 = self.calibration.table64(self.vdd_mv)
         self._lut32 = self._lut64.astype(np.float32)
         self._vdd_v = np.float32(self.vdd_mv / 1000.0)
+        self._vdd_u16 = np.array([self._vdd_v], np.float32).view(np.uint16)
+        self._sat_level = self._lut32[[(r << proto.ADC_BITS) | _ADC_FULL for r in range(4, 8)]].min()
 
     def reset(self) -> None:
         """Forget the stream: call on AverageStart (the device restarts its counter and filter)."""
@@ -201,9 +205,11 @@ class Ppk2Decoder:
             filtered = self._apply_spike_filter(words, current)
             if filtered.size:
                 marks.append((filtered, SampleFlag.RANGE_FILTERED))
-        sat = np.flatnonzero((idx & np.uint32(_ADC_FULL)) == _ADC_FULL)
-        if sat.size:
-            marks.append((sat, SampleFlag.SATURATED))
+        # full scale on range 4 (or the never-seen 5-7) is a clipped reading; one cheap max first
+        if current.size and current.max() >= self._sat_level:
+            sat = np.flatnonzero((idx >= _SAT_INDEX) & ((idx & np.uint32(_ADC_FULL)) == _ADC_FULL))
+            if sat.size:
+                marks.append((sat, SampleFlag.SATURATED))
         if self._suspect_next:
             marks.append((np.zeros(1, np.int64), SampleFlag.SUSPECT))
             self.stats.suspect += 1
@@ -225,9 +231,12 @@ class Ppk2Decoder:
         missing = int(gap_len.sum())
         out = np.empty(n + missing, SAMPLE_DTYPE)
         digital = words.view(np.uint8)[3::4]
-        out["voltage_v"] = self._vdd_v
         if missing == 0:
             out["current_a"] = current
+            # a constant float32 column is written fastest as two uint16 columns
+            o16 = out.view(np.uint16).reshape(n, SAMPLE_DTYPE.itemsize // 2)
+            o16[:, 2] = self._vdd_u16[0]
+            o16[:, 3] = self._vdd_u16[1]
             out["digital"] = digital
             out["flags"] = SampleFlag.VOLTAGE_SETPOINT
             rows = None
@@ -248,6 +257,7 @@ class Ppk2Decoder:
             filled = digital[np.maximum(src, 0)]
             filled[src < 0] = self._last_digital
             out["digital"] = filled
+            out["voltage_v"] = self._vdd_v
             self.stats.missing += missing
             self.stats.gaps += len(gap_pos)
         if marks:
@@ -346,27 +356,40 @@ class Ppk2Decoder:
     def _ema_before(ext, lut64, c, a, k, held, start_pos) -> np.ndarray:
         """The exponential average over the samples before each position in ``c`` that update it
         (all but ``held``), truncated to the last k such samples."""
-        slack = 2 * HOLD_SAMPLES4 * 4 if held.size else 0
+        slack = 4 * HOLD_SAMPLES4 if held.size else 0
         width = k + slack
         pos = c[:, None] - width + np.arange(width)[None, :]
-        valid = pos >= 0
         x = lut64[ext[np.maximum(pos, 0)] & np.uint32(INDEX_MASK)]
-        if held.size:
-            hc = np.zeros(len(ext) + 1, np.int64)
-            np.add.at(hc, held + 1, 1)
-            hc = np.cumsum(hc)  # hc[p] = held samples before p
-            is_held = np.zeros(len(ext), bool)
-            is_held[held] = True
-            p0 = np.maximum(pos, 0)
-            # updates between p and c: (c-1-p) positions minus the held ones among them
-            expo = (c[:, None] - 1 - pos) - (hc[c][:, None] - hc[p0 + 1])
-            valid &= ~is_held[p0]
-        else:
-            expo = np.broadcast_to((width - 1 - np.arange(width))[None, :], pos.shape)
         base = 1 - a
-        weight = np.where(valid, a * np.power(base, expo), 0.0)
+        powers = _powers(base, width + 1)
+        if held.size == 0 and (start_pos != 0 or c.min() > width):
+            # the common case: every earlier sample updates the average, fixed weights
+            return x @ (a * powers[width - 1::-1][:width])
+        valid = pos >= 0
+        p0 = np.maximum(pos, 0)
+        expo = (c[:, None] - 1 - pos)
+        if held.size:
+            # held samples between p and c do not age the average
+            expo = expo - (np.searchsorted(held, c)[:, None] - np.searchsorted(held, p0 + 1))
+            hit = np.searchsorted(held, p0)
+            is_held = held[np.minimum(hit, held.size - 1)] == p0
+            valid &= ~is_held
+        expo = np.clip(expo, 0, width)
+        weight = np.where(valid, a * powers[expo], 0.0)
         if start_pos == 0:
             # the stream's first sample seeds the average: weight (1-a)^e instead of a(1-a)^e
-            first = pos == 0
-            weight = np.where(first & valid, np.power(base, expo), weight)
+            weight = np.where((pos == 0) & valid, powers[expo], weight)
         return (weight * x).sum(axis=1)
+
+
+_POWERS: dict = {}
+
+
+def _powers(base: float, n: int) -> np.ndarray:
+    key = (base, n)
+    if key not in _POWERS:
+        p = np.ones(n)
+        for i in range(1, n):
+            p[i] = p[i - 1] * base
+        _POWERS[key] = p
+    return _POWERS[key]

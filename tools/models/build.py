@@ -66,12 +66,41 @@ def _versions():
             "keras": keras.__version__, "numpy": np.__version__}
 
 
-def _write_outputs(name: str, model, tflite: bytes, card: dict):
+def _flat_layers(model):
+    for layer in model.layers:
+        if hasattr(layer, "layers") and layer.layers:
+            yield from _flat_layers(layer)
+        elif layer.weights:
+            yield layer
+
+
+def save_weight_bundle(model, path: Path, probe):
+    """Weights per layer in graph order, plus a probe input and the float output it gave.
+
+    The IMX500 toolchain (MCT, imxconv-tf) runs on TF 2.15 / Keras 2, which cannot read a Keras 3
+    .keras file; `hostlink convert` rebuilds the same architecture there, loads these arrays layer
+    by layer and checks the probe output before quantizing.
+    """
+    import numpy as np
+    arrays = {"probe_x": probe.astype(np.float32),
+              "probe_y": np.asarray(model.predict(probe, verbose=0), np.float32)}
+    kinds = []
+    for i, layer in enumerate(_flat_layers(model)):
+        kinds.append(type(layer).__name__)
+        for j, w in enumerate(layer.get_weights()):
+            arrays[f"l{i:03d}_{j}"] = w
+    arrays["layer_kinds"] = np.array(kinds)
+    arrays["model_name"] = np.array(model.name)
+    np.savez(path, **arrays)
+
+
+def _write_outputs(name: str, model, tflite: bytes, card: dict, probe):
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     KERAS_DIR.mkdir(parents=True, exist_ok=True)
     path = OUT_DIR / f"{name}_int8.tflite"
     path.write_bytes(tflite)
     model.save(KERAS_DIR / f"{name}.keras")
+    save_weight_bundle(model, KERAS_DIR / f"{name}.weights.npz", probe)
     card["file"] = {"name": path.name, "bytes": len(tflite), "kb": round(len(tflite) / 1024, 1),
                     "sha256": hashlib.sha256(tflite).hexdigest()}
     (OUT_DIR / f"{name}_int8.card.json").write_text(json.dumps(card, indent=2) + "\n")
@@ -88,7 +117,7 @@ def build_gaze(name: str, args, plan: dict) -> dict:
     t0 = time.time()
     x, y, xv, yv, data = gaze_task.load(spec, plan["train"], plan["val"], args.seed, args.data)
     t_data = time.time() - t0
-    model = gaze_task.train(spec, x, y, epochs=plan["epochs"])
+    model = gaze_task.train(spec, x, y, epochs=plan["epochs"], val=(xv, yv))
     t_train = time.time() - t0 - t_data
     rep = x[np.random.default_rng(args.seed).choice(len(x), min(REPRESENTATIVE, len(x)), replace=False)]
     tflite = quantize.to_int8_tflite(model, rep)
@@ -129,7 +158,7 @@ def build_gaze(name: str, args, plan: dict) -> dict:
                                                         "total": round(time.time() - t0, 1)},
                   "host": f"{platform.machine()}, {os.cpu_count()} CPU", **_versions()},
     }
-    _write_outputs(name, model, tflite, card)
+    _write_outputs(name, model, tflite, card, xv[:4])
     return card
 
 
@@ -149,6 +178,7 @@ def main(argv=None):
                          "default: the synthetic generators")
     ap.add_argument("--epochs", type=int, default=None, help="override the per-model epoch count")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train-samples", type=int, default=None, help="override the per-model training-set size")
     ap.add_argument("--quick", action="store_true",
                     help="few samples and epochs: a smoke build to check the pipeline, not a model to ship")
     args = ap.parse_args(argv)
@@ -162,6 +192,8 @@ def main(argv=None):
         plan = dict(QUICK if args.quick else PLAN[name])
         if args.epochs is not None:
             plan["epochs"] = args.epochs
+        if args.train_samples is not None:
+            plan["train"] = args.train_samples
         print(f"== {name}: {plan}")
         if name == "qsegment":
             import seg_task

@@ -57,13 +57,25 @@ def mean_error_cm(pred: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean(np.linalg.norm(pred - target, axis=1)))
 
 
-def train(spec: GazeSpec, x, y, epochs: int, batch: int = 128, lr: float = 1e-3):
+class EuclideanCm(keras.metrics.Mean):
+    """Mean Euclidean distance between predicted and true gaze points, the paper's metric."""
+
+    def __init__(self, name="cm", **kw):
+        super().__init__(name=name, **kw)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        d = keras.ops.sqrt(keras.ops.sum(keras.ops.square(y_pred - y_true), axis=-1))
+        return super().update_state(d, sample_weight)
+
+
+def train(spec: GazeSpec, x, y, epochs: int, batch: int = 32, lr: float = 1e-3, val=None):
     """MSE on cm, Adam with exponential decay (the paper's recipe). Targets outside the tanh range
     would never be reached, so they are clipped to it."""
     model = spec.build()
     steps = max(1, int(np.ceil(len(x) / batch)))
     sched = keras.optimizers.schedules.ExponentialDecay(lr, decay_steps=steps, decay_rate=0.85)
-    model.compile(optimizer=keras.optimizers.Adam(sched), loss="mse")
     lim = spec.out_scale_cm * 0.98
-    model.fit(x, np.clip(y, -lim, lim), epochs=epochs, batch_size=batch, shuffle=True, verbose=2)
+    model.compile(optimizer=keras.optimizers.Adam(sched), loss="mse", metrics=[EuclideanCm()])
+    model.fit(x, np.clip(y, -lim, lim), epochs=epochs, batch_size=batch, shuffle=True, verbose=2,
+              validation_data=val)
     return model

@@ -5,6 +5,7 @@ final DEQUANTIZE: what the paper calls "fully quantized" (papers.md §1).
 """
 from __future__ import annotations
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -18,9 +19,9 @@ def to_int8_tflite(model, representative: np.ndarray) -> bytes:
 
     # A fixed batch of 1 keeps the graph static: a dynamic batch leaves SHAPE/STRIDED_SLICE/PACK
     # ops around every Flatten/Reshape, which microcontroller runtimes and op checks reject.
-    spec = tf.TensorSpec([1, *model.input_shape[1:]], tf.float32)
-    fn = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([fn], model)
+    inp = keras.Input(batch_shape=(1, *model.input_shape[1:]), name=model.inputs[0].name)
+    fixed = keras.Model(inp, model(inp), name=model.name)
+    conv = tf.lite.TFLiteConverter.from_keras_model(fixed)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = samples
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

@@ -19,6 +19,11 @@
 extern "C" {
 #endif
 
+/* The core's own version; ports usually announce it as DEVICE_INFO.fw_version. */
+#define HL_CORE_VERSION_MAJOR 0
+#define HL_CORE_VERSION_MINOR 1
+#define HL_CORE_VERSION_PATCH 0
+
 /* Reset every piece of protocol state (no model is active afterwards). */
 void hl_core_init(const hl_board_info_t *board);
 
@@ -31,6 +36,10 @@ void hl_core_feed(const uint8_t *data, size_t len);
 
 /* Send an unsolicited LOG event (flags EVENT). */
 void hl_core_log(uint8_t level, const char *text);
+
+/* For a port refusing a model, a frame or an input: record a human-readable reason that the core
+ * puts in the ERROR message, and return code (`return hl_core_refuse(HL_ERR_MODEL_NOT_INT8, why);`). */
+hl_status_t hl_core_refuse(hl_status_t code, const char *reason);
 
 /* Receiver counters (frames, header/CRC errors, skipped bytes) for diagnostics. */
 const hl_rx_stats_t *hl_core_rx_stats(void);

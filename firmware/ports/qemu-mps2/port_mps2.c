@@ -1,0 +1,196 @@
+/* port_mps2.c: the core on a bare-metal Cortex-M in QEMU (mps2-an386 = M4F, mps2-an500 = M7).
+ *
+ *   link     CMSDK UART0 (qemu -serial pty puts it on a host pty); its RX interrupt only queues
+ *            bytes into a ring, the protocol loop drains it and sleeps in WFI when it is empty
+ *   clock    SysTick on the 25 MHz processor clock, a 1 ms period counted in its interrupt
+ *   markers  the stage id on the FPGA IO user LEDs
+ *   models   two 1 MiB RAM slots, A/B: staging is whichever slot is not active, and activation
+ *            flips one index after the image is verified, so it is atomic by construction
+ *   frames   none: this image has no camera and no inference engine. It exists to run the
+ *            protocol (framing, upload, commit, cache, errors) on real Cortex-M code in CI and to
+ *            give the cross builds something to link; CAPTURE answers SOURCE_UNSUPPORTED or
+ *            INFERENCE_FAILED, saying why.
+ */
+#include <string.h>
+
+#include "hl_core.h"
+#include "mps2.h"
+
+#ifndef HL_MPS2_SLOT_BYTES
+#define HL_MPS2_SLOT_BYTES (1024u * 1024u)
+#endif
+
+#if defined(__ARM_ARCH_7EM__) && defined(__ARM_FP) && (__ARM_FP & 8)
+#define MPS2_NAME "hostlink core on qemu mps2-an500 (Cortex-M7)"
+#else
+#define MPS2_NAME "hostlink core on qemu mps2-an386 (Cortex-M4F)"
+#endif
+
+static uint8_t model_slots[2][HL_MPS2_SLOT_BYTES] __attribute__((section(".model_slots"), aligned(8)));
+static uint8_t active_slot;
+static volatile uint32_t systick_ms;
+
+#define RX_RING 4096u /* a power of two */
+static uint8_t rx_ring[RX_RING];
+static volatile uint32_t rx_head; /* written by the ISR only */
+static uint32_t rx_tail;          /* written by the protocol loop only */
+
+#define SYSTICK_RELOAD (MPS2_SYSCLK_HZ / 1000u - 1u)
+
+void SysTick_Handler(void);
+void SysTick_Handler(void) { systick_ms++; }
+
+void UART0_RX_Handler(void);
+void UART0_RX_Handler(void)
+{
+    while ((UART_STATE & UART_STATE_RXFULL) && rx_head - rx_tail < RX_RING) {
+        rx_ring[rx_head & (RX_RING - 1u)] = (uint8_t)UART_DATA;
+        rx_head++;
+    }
+    if (UART_STATE & UART_STATE_RXFULL) {
+        /* ring full: leave the byte in the UART, which holds off the sender (QEMU stops reading
+         * the pty), and stop interrupting until the protocol loop has made room */
+        UART_CTRL &= ~UART_CTRL_RXIRQ;
+    }
+    UART_INTCLEAR = UART_INT_RX;
+}
+
+static const hl_memory_region_t memory[] = {{"ssram1", 4u << 20}, {"ssram23", 4u << 20}};
+static const hl_board_info_t board = {
+    .kind = HL_BOARD_UNKNOWN,
+    .name = MPS2_NAME,
+    .serial = "QEMU0001",
+    .fw_version = {HL_CORE_VERSION_MAJOR, HL_CORE_VERSION_MINOR, HL_CORE_VERSION_PATCH},
+    .capabilities = HL_CAP_MARKERS | HL_CAP_EMULATED,
+    .link_bps = 0,
+    .formats = HL_FORMATS_TFLITE,
+    .n_memory = 2,
+    .memory = memory,
+    .n_stages = 0,
+    .stages = NULL,
+};
+
+uint64_t hl_port_time_us(void)
+{
+    uint32_t ms;
+    uint32_t val;
+    do {
+        ms = systick_ms;
+        val = SYST_CVR;
+    } while (ms != systick_ms);
+    return (uint64_t)ms * 1000u + (SYSTICK_RELOAD - val) / (MPS2_SYSCLK_HZ / 1000000u);
+}
+
+size_t hl_port_link_read(uint8_t *buf, size_t cap, uint32_t timeout_us)
+{
+    uint64_t deadline = hl_port_time_us() + timeout_us;
+    for (;;) {
+        size_t n = 0;
+        while (n < cap && rx_tail != rx_head) {
+            buf[n++] = rx_ring[rx_tail & (RX_RING - 1u)];
+            rx_tail++;
+        }
+        if (!(UART_CTRL & UART_CTRL_RXIRQ)) {
+            /* the ISR paused on a full ring: take what waits in the UART, then let it run again */
+            __asm volatile("cpsid i" ::: "memory");
+            while (n < cap && (UART_STATE & UART_STATE_RXFULL)) {
+                buf[n++] = (uint8_t)UART_DATA;
+            }
+            if (!(UART_STATE & UART_STATE_RXFULL)) {
+                UART_CTRL |= UART_CTRL_RXIRQ;
+            }
+            __asm volatile("cpsie i" ::: "memory");
+        }
+        if (n > 0 || hl_port_time_us() >= deadline) {
+            return n;
+        }
+        __asm volatile("wfi"); /* the UART or the 1 ms tick wakes us */
+    }
+}
+
+hl_status_t hl_port_link_write(const uint8_t *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        while (UART_STATE & UART_STATE_TXFULL) {
+        }
+        UART_DATA = data[i];
+    }
+    return HL_OK;
+}
+
+void hl_port_marker(uint8_t stage) { MPS2_FPGAIO_LED = stage; }
+
+hl_status_t hl_port_staging(hl_staging_op_t op, uint32_t offset, uint8_t *data, size_t len)
+{
+    uint8_t *slot = model_slots[active_slot ^ 1u];
+    if (op == HL_STAGING_OPEN) {
+        return len <= HL_MPS2_SLOT_BYTES ? HL_OK : hl_core_refuse(HL_ERR_MODEL_TOO_LARGE, "the model slot holds 1 MiB");
+    }
+    if (offset > HL_MPS2_SLOT_BYTES || len > HL_MPS2_SLOT_BYTES - offset) {
+        return HL_ERR_INTERNAL;
+    }
+    if (op == HL_STAGING_WRITE) {
+        memcpy(slot + offset, data, len);
+    } else {
+        memcpy(data, slot + offset, len);
+    }
+    return HL_OK;
+}
+
+hl_status_t hl_port_model_activate(hl_model_info_t *info)
+{
+    const uint8_t *img = model_slots[active_slot ^ 1u];
+    if (info->size < 8u || memcmp(img + 4, "TFL3", 4) != 0) {
+        return hl_core_refuse(HL_ERR_MODEL_CORRUPT, "not a TFLite flatbuffer (no TFL3 identifier)");
+    }
+    active_slot ^= 1u; /* the whole activation: one store */
+    strcpy(info->engine, "none (qemu image: no inference engine)");
+    info->n_inputs = 0;
+    info->n_outputs = 0;
+    return HL_OK;
+}
+
+hl_status_t hl_port_tensor(hl_tensor_kind_t kind, uint8_t index, uint8_t **data, size_t *len)
+{
+    (void)kind;
+    (void)index;
+    *data = NULL;
+    *len = 0;
+    return hl_core_refuse(HL_ERR_INPUT_MISMATCH, "the qemu image exposes no tensors");
+}
+
+hl_status_t hl_port_camera_capture(hl_stages_t *st, uint32_t frame_index)
+{
+    (void)st;
+    (void)frame_index;
+    return hl_core_refuse(HL_ERR_SOURCE_UNSUPPORTED, "the qemu image has no camera");
+}
+
+hl_status_t hl_port_invoke(hl_stages_t *st, bool from_host)
+{
+    (void)st;
+    (void)from_host;
+    return hl_core_refuse(HL_ERR_INFERENCE_FAILED, "the qemu image has no inference engine; use a board or hl-host");
+}
+
+void hl_port_reboot(uint8_t mode)
+{
+    (void)mode;
+    REG32(0xE000ED0Cu) = 0x05FA0004u; /* AIRCR.SYSRESETREQ */
+    for (;;) {
+    }
+}
+
+int main(void)
+{
+    SYST_RVR = SYSTICK_RELOAD;
+    SYST_CVR = 0;
+    SYST_CSR = 0x7u; /* processor clock, interrupt on wrap, enable */
+    UART_BAUDDIV = MPS2_SYSCLK_HZ / 115200u;
+    UART_CTRL = UART_CTRL_TXEN | UART_CTRL_RXEN | UART_CTRL_RXIRQ;
+    NVIC_ISER0 = 1u << UART0_RX_IRQ;
+    hl_core_init(&board);
+    for (;;) {
+        hl_core_poll(1000);
+    }
+}

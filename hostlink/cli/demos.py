@@ -1,0 +1,384 @@
+"""The demo commands: gaze (live overlay), segment (vessel masks), eval (accuracy + bit-exactness),
+and ``datasets make-synthetic`` (labelled data for eval and tests)."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..errors import ConfigError
+from .common import echo_json, err_console, open_device, out_console, trace_printer
+
+BOARD_HELP = "Board: a port URL (emu:imx500, /dev/ttyACM0, socket://HOST:PORT) or a board name (imx500, coralmicro, spresense)."
+
+
+def open_board(ctx: click.Context, board: str | None):
+    """``--board`` may be a port URL or a board name; a name goes through the global --port logic."""
+    if board and (":" in board or "/" in board):
+        from ..api import connect
+        from ..config import Timeouts
+
+        obj = ctx.find_root().obj or {}
+        scale = obj.get("timeout_scale", 1.0)
+        base = Timeouts()
+        return connect(board, trace=trace_printer if obj.get("trace") else None,
+                       timeouts=Timeouts(base_s=base.base_s * scale, hello_s=base.hello_s * scale))
+    return open_device(ctx, board)
+
+
+def say(msg: str) -> None:
+    err_console.print(msg, highlight=False, soft_wrap=True)
+
+
+def count_progress(label: str):
+    """A rich progress bar counting samples on stderr (hidden when stderr is not a terminal)."""
+    progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=err_console, transient=True, disable=not sys.stderr.isatty())
+    task = progress.add_task(label, total=None)
+
+    def update(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
+    return progress, update
+
+
+# ---------------------------------------------------------------------------------------------- gaze
+@click.command()
+@click.option("--board", "-b", "board", metavar="URL|NAME", help=BOARD_HELP)
+@click.option("--camera", type=int, default=None, metavar="N", help="Webcam index (default 0 when no --video).")
+@click.option("--video", type=click.Path(dir_okay=False), help="Read frames from a video file instead of a camera.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the overlay to this video (.mp4/.avi).")
+@click.option("--snapshot", type=click.Path(dir_okay=False), help="Save the last overlay frame with a face as a PNG.")
+@click.option("--model", type=click.Path(dir_okay=False), help="Gaze model (default: bundled tinytracker_int8.tflite).")
+@click.option("--frames", "-n", type=int, default=None, help="Stop after N frames.")
+@click.option("--headless", is_flag=True, help="Never open a window.")
+@click.option("--fullscreen", is_flag=True, help="Show the overlay stretched over the whole screen, so the gaze point lands "
+              "where you look (calibration always runs full screen).")
+@click.option("--mirror/--no-mirror", default=None, help="Flip frames to a selfie view (default: on for cameras, off for videos).")
+@click.option("--detect", type=click.Choice(["auto", "async", "sync"]), default="auto", show_default=True,
+              help="Face search on its own thread (async) or in the loop (sync); auto: async for cameras, sync for videos.")
+@click.option("--calibrate", is_flag=True, help="Run the 9-point calibration first and save it to the profile.")
+@click.option("--profile", type=click.Path(dir_okay=False), help="Calibration profile (default ~/.config/hostlink/gaze-profile.json).")
+@click.option("--no-profile", is_flag=True, help="Ignore any saved calibration.")
+@click.option("--screen", metavar="WxH[+TOP]", help="Screen size in cm below the camera (default 24x20+2).")
+@click.option("--size", default="640x480", show_default=True, help="Camera capture size.")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False), help="Write one JSON line per frame here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.pass_context
+def gaze(ctx, board, camera, video, output, snapshot, model, frames, headless, fullscreen, mirror, detect, calibrate, profile,
+         no_profile, screen, size, log_path, as_json):
+    """Live gaze overlay: camera -> face -> INT8 TinyTracker on the board -> gaze point + stage timings."""
+    from ..demos.calibration import Calibration, CalibrationSchedule, default_profile_path, parse_screen
+    from ..demos.gaze import GazePipeline, run_loop
+    from ..demos.video import FrameSource, VideoSink, open_window
+
+    if video and camera is not None:
+        raise ConfigError("give --camera or --video, not both")
+    live = video is None
+    try:
+        cam_w, cam_h = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--size {size!r} is not WIDTHxHEIGHT") from None
+    source = FrameSource((camera or 0) if live else video, mirror=live if mirror is None else mirror,
+                         width=cam_w, height=cam_h)
+    profile_path = Path(profile) if profile else default_profile_path()
+    calib = None
+    if not calibrate and not no_profile and profile_path.is_file():
+        calib = Calibration.load(profile_path)
+        say(f"calibration: {profile_path} ({calib.points} points, residual {calib.residual_cm:.2f} cm)")
+    scr = parse_screen(screen) if screen else (calib.screen if calib else parse_screen(None))
+    async_detect = detect == "async" or (detect == "auto" and live)
+    window = None if headless else open_window("hostlink gaze", say=say, fullscreen=fullscreen or calibrate)
+    sink = VideoSink(output, source.fps) if output else None
+    log_file = open(log_path, "w") if log_path else None
+    last = {}
+
+    def keep(frame, gf):
+        if snapshot and gf.face is not None:
+            last["frame"] = frame.copy()
+
+    try:
+        with open_board(ctx, board) as dev:
+            pipe = GazePipeline(dev, model, calibration=calib, screen=scr, async_detect=async_detect)
+            if calib and calib.model_sha256 and calib.model_sha256 != pipe.model_sha256:
+                say("[yellow]warning:[/] the profile was fitted for another model; recalibrate with --calibrate")
+            log = (lambda gf: log_file.write(json.dumps(gf.to_json()) + "\n")) if log_file else None
+            summaries = []
+            if calibrate:
+                fps = source.fps
+                schedule = CalibrationSchedule(scr.nine_points(), settle=max(5, int(fps * 0.7)), collect=max(5, int(fps * 0.7)))
+                say(f"calibration: look at each of the 9 dots ({schedule.frames / fps:.0f} s)")
+                s = run_loop(pipe, source, window=window, sink=sink, log=log, schedule=schedule, on_frame=keep,
+                             max_frames=frames)
+                summaries.append(s)
+                s.calibration.save(profile_path)
+                say(f"calibration saved to {profile_path} (residual {s.calibration.residual_cm:.2f} cm over "
+                    f"{s.calibration.points} points)")
+                if frames is not None:
+                    frames = max(0, frames - s.frames)
+            if not summaries or not summaries[-1].stopped_by_user:
+                summaries.append(run_loop(pipe, source, window=window, sink=sink, log=log, on_frame=keep,
+                                          max_frames=frames))
+            summary = summaries[-1]
+            tracker = pipe.face_tracker
+            board_name, engine = dev.info.board_name, pipe.model.engine
+            probe = pipe.probe.available
+            pipe.close()
+    finally:
+        source.close()
+        if sink:
+            sink.close()
+        if window:
+            window.close()
+        if log_file:
+            log_file.close()
+    if snapshot and "frame" in last:
+        _write_png(snapshot, last["frame"])
+    out = summary.to_json()
+    out.update(board=board_name, engine=engine, face_searches=tracker.searches,
+               detect="async" if async_detect else "sync", output=output, snapshot=snapshot if "frame" in last else None)
+    if as_json:
+        echo_json(out)
+        return
+    _print_gaze_summary(out, probe)
+
+
+def _write_png(path, frame) -> None:
+    import cv2
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), frame):
+        raise ConfigError(f"cannot write {path}")
+
+
+def _print_gaze_summary(s: dict, probe: bool) -> None:
+    t = Table(title=f"gaze on {s['board']} ({s['engine']}): {s['frames']} frames, {s['frames_with_face']} with a face",
+              title_justify="left")
+    t.add_column("quantity")
+    t.add_column("median", justify="right")
+    t.add_row("host loop fps", f"{s['fps']:.1f}")
+    hs = s["host_side_ms"]
+    what = "frame in hand -> overlay, minus the interpreter" if probe else "frame in hand -> overlay, minus the CAPTURE round trip"
+    t.add_row(f"host-side ms ({what})", "—" if hs["median"] is None else f"{hs['median']:.2f} (p90 {hs['p90']:.2f})")
+    for k, v in s["steps_ms"].items():
+        t.add_row(f"  {k} ms", f"{v:.2f}")
+    for k, v in s["board_ms"].items():
+        t.add_row(f"board {k} ms", f"{v:.3f}")
+    t.add_row("video read ms", "—" if s["read_ms"]["median"] is None else f"{s['read_ms']['median']:.2f}")
+    out_console.print(t)
+    if s.get("output"):
+        out_console.print(f"overlay video: {s['output']}")
+    if s.get("snapshot"):
+        out_console.print(f"snapshot: {s['snapshot']}")
+
+
+# ---------------------------------------------------------------------------------------------- segment
+@click.command()
+@click.argument("images", nargs=-1, type=click.Path())
+@click.option("--board", "-b", "board", metavar="URL|NAME", help=BOARD_HELP)
+@click.option("--camera", type=int, default=None, metavar="N", help="Segment webcam frames instead of files.")
+@click.option("--frames", "-n", type=int, default=None, help="With --camera: stop after N frames (default: until Esc).")
+@click.option("--labels", type=click.Path(file_okay=False), help="Folder of vessel masks (IMAGE.png, IMAGE_1stHO.png ...): print metrics.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="segment-out", show_default=True,
+              help="Where overlay and probability PNGs go.")
+@click.option("--model", type=click.Path(dir_okay=False), help="Segmentation model (default: bundled qsegment_int8.tflite).")
+@click.option("--scale", type=int, default=None, help="Longer side the model sees, in pixels; above the input size the image is tiled.")
+@click.option("--threshold", type=float, default=0.5, show_default=True, help="Vessel probability threshold.")
+@click.option("--fov", is_flag=True, help="Score only the fundus field of view (bright disc), not the black corners.")
+@click.option("--headless", is_flag=True, help="With --camera: never open a window.")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.pass_context
+def segment(ctx, images, board, camera, frames, labels, out_dir, model, scale, threshold, fov, headless, as_json):
+    """Vessel segmentation: overlays (and metrics with --labels) for IMAGES, a folder, or a camera."""
+    import cv2
+
+    from ..demos.metrics import SegmentationMetrics
+    from ..demos.overlay import draw_hud, mask_overlay
+    from ..demos.segment import SegmentRunner, find_label, fov_mask, list_images, prob_png, read_label, read_rgb
+
+    if camera is None and not images:
+        raise ConfigError("nothing to segment", "give image files or a folder, or --camera N")
+    if camera is not None and images:
+        raise ConfigError("give images or --camera, not both")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with open_board(ctx, board) as dev:
+        runner = SegmentRunner(dev, model, scale=scale)
+        hud_head = f"{dev.info.board_name} | {runner.model.name}"
+        if camera is not None:
+            _segment_camera(runner, camera, frames, out, threshold, headless, hud_head)
+            return
+        metrics = SegmentationMetrics(threshold) if labels else None
+        for path in list_images(images):
+            rgb = read_rgb(path)
+            t = time.perf_counter()
+            res = runner.predict(rgb)
+            host_ms = (time.perf_counter() - t) * 1e3
+            truth = None
+            row = dict(image=str(path), tiles=len(res.captures), host_ms=round(host_ms, 2),
+                       board_ms={k: round(v, 3) for k, v in res.board_ms.items()})
+            if labels:
+                lab = find_label(Path(labels), path)
+                if lab is None:
+                    row["label"] = None
+                else:
+                    truth = read_label(lab, rgb.shape[:2])
+                    row["label"] = str(lab)
+                    row.update(metrics.add(res.prob, truth, fov_mask(rgb) if fov else None))
+            bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+            over = mask_overlay(bgr, res.prob, threshold, truth)
+            board_txt = "  ".join(f"{k} {v:.2f}" for k, v in res.board_ms.items())
+            hud = [hud_head, f"board: {board_txt} ms ({len(res.captures)} tile{'s' if len(res.captures) > 1 else ''})"]
+            if "dice" in row:
+                hud.append(f"Dice {row['dice']:.3f}  AUC {row['roc_auc']:.3f}  acc {row['accuracy']:.3f}")
+            draw_hud(over, hud, scale=max(0.35, min(0.6, over.shape[1] / 1100)))
+            cv2.imwrite(str(out / f"{path.stem}_overlay.png"), over)
+            cv2.imwrite(str(out / f"{path.stem}_prob.png"), prob_png(res.prob))
+            rows.append(row)
+    total = metrics.summary() if metrics else None
+    if metrics:
+        (out / "metrics.json").write_text(json.dumps(dict(overall=total, images=rows), indent=2, default=float) + "\n")
+    if as_json:
+        echo_json(dict(out=str(out), images=rows, overall=total))
+        return
+    t = Table(title=f"segmentation on {dev.info.board_name}: {len(rows)} image(s) -> {out}/", title_justify="left")
+    for col in ("image", "tiles", "board ms", "host ms") + (("Dice", "AUC", "acc") if labels else ()):
+        t.add_column(col, justify="left" if col == "image" else "right")
+    for r in rows:
+        cells = [Path(r["image"]).name, str(r["tiles"]), f"{sum(r['board_ms'].values()):.2f}", f"{r['host_ms']:.1f}"]
+        if labels:
+            cells += [f"{r['dice']:.3f}", f"{r['roc_auc']:.3f}", f"{r['accuracy']:.3f}"] if "dice" in r else ["no label"] * 3
+        t.add_row(*cells)
+    out_console.print(t)
+    if total:
+        out_console.print(_seg_metrics_line(total))
+
+
+def _seg_metrics_line(m: dict) -> str:
+    return (f"overall ({m['pixels']} pixels, threshold {m['threshold']}): accuracy {m['accuracy']:.4f}  "
+            f"ROC-AUC {m['roc_auc']:.4f}  Dice {m['dice']:.4f}  sensitivity {m['sensitivity']:.4f}  "
+            f"specificity {m['specificity']:.4f}")
+
+
+def _segment_camera(runner, camera, frames, out, threshold, headless, hud_head) -> None:
+    import cv2
+
+    from ..demos.overlay import draw_hud, mask_overlay
+    from ..demos.video import FrameSource, open_window
+
+    window = None if headless else open_window("hostlink segment", say=say)
+    n = 0
+    with FrameSource(camera) as src:
+        try:
+            while frames is None or n < frames:
+                bgr = src.read()
+                res = runner.predict(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                over = mask_overlay(bgr, res.prob, threshold)
+                draw_hud(over, [hud_head, "board: " + "  ".join(f"{k} {v:.2f}" for k, v in res.board_ms.items()) + " ms"])
+                cv2.imwrite(str(out / f"frame_{n:06d}_overlay.png"), over)
+                n += 1
+                if window is not None and window.show(over) in (27, ord("q")):
+                    break
+                if window is None and frames is None:
+                    say("headless camera run: one frame written; pass --frames N for more")
+                    break
+        finally:
+            if window:
+                window.close()
+    out_console.print(f"{n} frame(s) -> {out}/")
+
+
+# ---------------------------------------------------------------------------------------------- eval
+@click.command("eval")
+@click.option("--board", "-b", "board", metavar="URL|NAME", help=BOARD_HELP)
+@click.option("--data", required=True, type=click.Path(file_okay=False),
+              help="Labelled dataset: hostlink layout (datasets make-synthetic), GazeCapture, or CHASE_DB1-style images + masks.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run folder (state.json, samples.jsonl); default eval-out/<data name>.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out where it stopped.")
+@click.option("--model", type=click.Path(dir_okay=False), help="Model (default: bundled tinytracker / qsegment by task).")
+@click.option("--limit", type=int, default=None, help="Stop after N more samples (resume later).")
+@click.option("--split", default="test", show_default=True, help="GazeCapture split.")
+@click.option("--threshold", type=float, default=0.5, show_default=True, help="Segmentation threshold.")
+@click.option("--scale", type=int, default=None, help="Segmentation: longer side the model sees (tiles above the input size).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+def eval_cmd(ctx, board, data, out_dir, resume, model, limit, split, threshold, scale, as_json):
+    """Stream a labelled dataset through the board, check every output bit-exactly against the host
+    reference interpreter, and print the task metrics. Resumable with --resume."""
+    from ..demos.datasets import open_dataset
+    from ..demos.evaluate import Evaluator, check_bit_exact
+    ds = open_dataset(data, split=split)
+    out = Path(out_dir) if out_dir else Path("eval-out") / Path(data).resolve().name
+    with open_board(ctx, board) as dev:
+        ev = Evaluator(dev, ds, out, model=model, resume=resume, threshold=threshold, scale=scale)
+        if resume:
+            say(f"resuming {out}: {ev.state.done} of {ev.state.total} done")
+        progress, update = count_progress(f"eval {ds.task}")
+        with progress:
+            ev.run(progress=update, limit=limit)
+        summary = ev.summary()
+    if as_json:
+        echo_json(summary)
+    else:
+        _print_eval(summary, ds.name)
+    check_bit_exact(summary, ev.state)
+
+
+def _print_eval(s: dict, name: str) -> None:
+    out_console.print(f"[bold]{s['task']}[/] eval of {s['model']} on {s['board']}: {s['samples']} of {s['total']} samples "
+                      f"of {name}" + ("" if s["complete"] else " (incomplete: --resume continues)"), highlight=False)
+    be = s["bit_exact"]
+    ok = be["mismatched"] == 0
+    out_console.print(f"bit-exact against the host reference interpreter: {be['checked'] - be['mismatched']}/{be['checked']} "
+                      f"board runs" + (" [green]OK[/]" if ok else " [red]MISMATCH[/]"))
+    m = s["metrics"]
+    if s["task"] == "gaze":
+        if m.get("samples"):
+            out_console.print(f"mean error {m['mean_error_cm']:.2f} cm (median {m['median_error_cm']:.2f}; "
+                              f"predict-the-mean baseline {m['predict_mean_baseline_cm']:.2f} cm); "
+                              f"MAE x {m['mae_x_cm']:.2f} y {m['mae_y_cm']:.2f} cm; corr x {m['corr_x']:.2f} y {m['corr_y']:.2f}")
+    else:
+        out_console.print(_seg_metrics_line(m))
+    stages = "  ".join(f"{k} {v:.3f}" for k, v in s["board_ms_per_sample"].items())
+    out_console.print(f"board ms per sample: {stages}; wall {s['elapsed_s']:.1f} s; run folder {s['out']}")
+
+
+# ---------------------------------------------------------------------------------------------- datasets
+@click.group()
+def datasets():
+    """Labelled data for eval and the demos."""
+
+
+@datasets.command("make-synthetic")
+@click.option("--task", type=click.Choice(["gaze", "segment"]), required=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("-n", "count", type=int, default=200, show_default=True, help="Samples.")
+@click.option("--seed", type=int, default=None,
+              help="First seed (default: the held-out seed on the bundled model's card, so metrics compare with it).")
+def make_synthetic(task, out_dir, count, seed):
+    """Write N procedural samples with known labels (faces with a gaze target, or fundus images with vessel masks)."""
+    from ..bundled import models_dir
+    from ..demos.datasets import write_gaze, write_segment
+    from ..demos.segment import read_card
+
+    if count < 1:
+        raise ConfigError("-n must be at least 1")
+    if seed is None:
+        card = read_card(models_dir() / ("tinytracker_int8.tflite" if task == "gaze" else "qsegment_int8.tflite"))
+        seed = int(card.get("trained_on", {}).get("heldout_seed", 10_000))
+    progress, update = count_progress(f"{task} samples")
+    t = time.perf_counter()
+    with progress:
+        path = (write_gaze if task == "gaze" else write_segment)(Path(out_dir), count, seed, progress=update)
+    click.echo(f"wrote {count} synthetic {task} samples (seed {seed}) to {path} in {time.perf_counter() - t:.1f} s")
+
+
+def register(group: click.Group) -> None:
+    for cmd in (gaze, segment, eval_cmd, datasets):
+        group.add_command(cmd)

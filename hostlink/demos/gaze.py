@@ -1,0 +1,264 @@
+"""The live gaze loop: frame -> face box -> INT8 input -> board -> gaze point -> overlay.
+
+Host-side latency, as measured here and by bench/bench_gaze.py: the wall time from a decoded
+frame in hand to its overlay drawn (face search on the loop's thread, crop and quantization,
+the protocol round trip, calibration, drawing), minus the board's own inference work. On the
+in-process emulator that work is the interpreter's ``run`` call, timed by ``InterpreterProbe``;
+everything else the emulator does (frame decoding, CRCs, staging the input) is host CPU and
+counts as host-side. On a real board the whole CAPTURE round trip is left out instead, and the
+link's share of it shows in the board's own "transfer" stage. Video decoding (the camera's job)
+and showing or encoding the result are timed separately.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import ConfigError
+from .boardcall import InterpreterProbe, ensure_model
+from .calibration import Calibration, CalibrationSchedule, Screen
+from .facedetect import AsyncFaceTracker, Box, FaceTracker, crop_from_face
+from .gazeinput import GazeInputBuilder
+from .overlay import GREEN, draw_box, draw_gaze, draw_hud, draw_target, stage_line
+
+DEFAULT_MODEL = "tinytracker_int8.tflite"
+
+
+def search_image(frame: np.ndarray) -> tuple[np.ndarray, int]:
+    """The grey image faces are searched in, and its scale-up factor to frame pixels.
+
+    Frames wider than 400 px are halved first (an integer-ratio area resize is cheap): faces the
+    model can use are far larger than the cascade's 20 px window, and every later resize is 4x cheaper.
+    """
+    if frame.shape[1] >= 400:
+        small = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), 2
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), 1
+
+
+@dataclass
+class GazeFrame:
+    index: int
+    face: Box | None = None
+    crop: Box | None = None
+    raw_cm: tuple[float, float] | None = None
+    gaze_cm: tuple[float, float] | None = None
+    stages: dict = field(default_factory=dict)
+    board_total_ms: float | None = None
+    host: dict = field(default_factory=dict)  # ms per step
+    host_side_ms: float = 0.0
+
+    def to_json(self) -> dict:
+        r = lambda v: None if v is None else [round(float(x), 4) for x in v]  # noqa: E731
+        return dict(frame=self.index, face=r(self.face), crop=r(self.crop), raw_cm=r(self.raw_cm),
+                    gaze_cm=r(self.gaze_cm), board_ms={k: round(v.duration_ms, 4) for k, v in self.stages.items()},
+                    board_total_ms=self.board_total_ms, host_ms={k: round(v, 4) for k, v in self.host.items()},
+                    host_side_ms=round(self.host_side_ms, 4))
+
+
+class GazePipeline:
+    """One board, one gaze model, one face tracker; ``process`` turns a BGR frame into a GazeFrame."""
+
+    def __init__(self, dev, model: str | Path | None = None, *, calibration: Calibration | None = None,
+                 screen: Screen | None = None, async_detect: bool = False, tracker: FaceTracker | None = None):
+        self.dev = dev
+        self.model_path, data, self.model = ensure_model(dev, model, DEFAULT_MODEL)
+        self.model_sha256 = hashlib.sha256(data).hexdigest()
+        if len(self.model.inputs) != 1 or len(self.model.outputs) != 1 or int(np.prod(self.model.outputs[0].shape)) != 2:
+            raise ConfigError(f"{self.model_path.name} has {len(self.model.inputs)} inputs and {len(self.model.outputs)} "
+                              "outputs; a gaze model has one input and one (x, y) output", "use tinytracker_int8.tflite")
+        self.builder = GazeInputBuilder(self.model.inputs[0])
+        self.calibration = calibration
+        self.screen = screen or (calibration.screen if calibration else Screen())
+        tracker = tracker or FaceTracker()
+        self.tracker = AsyncFaceTracker(tracker) if async_detect else tracker
+        self.probe = InterpreterProbe(dev)
+        self.frames = 0
+        self.last_host_side_ms = 0.0  # the HUD shows the frame before: a frame's own is known after drawing
+
+    @property
+    def face_tracker(self) -> FaceTracker:
+        return self.tracker.tracker if isinstance(self.tracker, AsyncFaceTracker) else self.tracker
+
+    def process(self, frame: np.ndarray) -> GazeFrame:
+        t0 = time.perf_counter()
+        gf = GazeFrame(self.frames)
+        self.frames += 1
+        grey, k = search_image(frame)
+        if isinstance(self.tracker, AsyncFaceTracker):
+            face = self.tracker.submit(grey)
+            if face is None and gf.index == 0:
+                face = self.tracker.wait_idle()  # the first frame: wait for a box rather than skip
+        else:
+            face = self.tracker.update(grey)
+        if face is not None and k != 1:
+            face = Box(face.x * k, face.y * k, face.w * k, face.h * k)
+        t1 = time.perf_counter()
+        gf.host["detect"] = (t1 - t0) * 1e3
+        if face is None:
+            return gf
+        gf.face = face
+        gf.crop = crop_from_face(face)
+        x = self.builder.build(frame, gf.crop)
+        t2 = time.perf_counter()
+        gf.host["prep"] = (t2 - t1) * 1e3
+        result = self.dev.capture(input=x)[0]
+        t3 = time.perf_counter()
+        gf.host["board_call"] = (t3 - t2) * 1e3
+        interp = self.probe.take()
+        if interp is not None:
+            gf.host["interpreter"] = interp * 1e3
+        out = result.dequantized()[0].reshape(-1)
+        gf.raw_cm = (float(out[0]), float(out[1]))
+        gf.gaze_cm = tuple(float(v) for v in self.calibration.apply(gf.raw_cm)) if self.calibration else gf.raw_cm
+        gf.stages = result.stages
+        gf.board_total_ms = round(result.total_ms, 4)
+        return gf
+
+    def finish(self, gf: GazeFrame, t_ready: float) -> None:
+        """Close the frame's host-side account once its overlay is drawn."""
+        total = (time.perf_counter() - t_ready) * 1e3
+        gf.host["frame_total"] = total
+        board = gf.host.get("interpreter", gf.host.get("board_call", 0.0))
+        gf.host_side_ms = total - board
+        self.last_host_side_ms = gf.host_side_ms
+
+    def draw(self, frame: np.ndarray, gf: GazeFrame, hud: list[str]) -> None:
+        if gf.face is not None:
+            draw_box(frame, gf.face, GREEN, 2)
+            draw_box(frame, gf.crop, (120, 120, 120), 1)
+        draw_hud(frame, hud)
+        if gf.gaze_cm is not None:  # after the HUD: the point stays visible on top of it
+            h, w = frame.shape[:2]
+            px, py = self.screen.to_pixels(gf.gaze_cm, w, h)
+            draw_gaze(frame, px, py, self.calibration is not None)
+
+    def close(self) -> None:
+        if isinstance(self.tracker, AsyncFaceTracker):
+            self.tracker.close()
+
+
+class RateMeter:
+    """Frames per second over the last ``window`` frames."""
+
+    def __init__(self, window: int = 30):
+        self.stamps: collections.deque = collections.deque(maxlen=window)
+
+    def tick(self, t: float | None = None) -> float:
+        self.stamps.append(time.perf_counter() if t is None else t)
+        if len(self.stamps) < 2:
+            return 0.0
+        return (len(self.stamps) - 1) / max(1e-9, self.stamps[-1] - self.stamps[0])
+
+
+def hud_lines(pipe: GazePipeline, gf: GazeFrame, fps: float, note: str = "") -> list[str]:
+    info = pipe.dev.info
+    lines = [f"{info.board} | {pipe.model.name} | {pipe.model.engine}"]
+    lines.append(stage_line(gf.stages, gf.board_total_ms) if gf.stages else "board: no face, nothing sent")
+    lines.append(f"host {fps:5.1f} fps | host-side {pipe.last_host_side_ms:4.1f} ms | face search {gf.host.get('detect', 0):4.1f} ms")
+    if gf.gaze_cm is not None:
+        tag = "calibrated" if pipe.calibration else "uncalibrated"
+        lines.append(f"gaze x {gf.gaze_cm[0]:+5.1f} cm  y {gf.gaze_cm[1]:+5.1f} cm ({tag})")
+    if note:
+        lines.append(note)
+    return lines
+
+
+@dataclass
+class LoopSummary:
+    frames: int = 0
+    faces: int = 0
+    wall_s: float = 0.0
+    host_side_ms: list = field(default_factory=list)
+    read_ms: list = field(default_factory=list)
+    sink_ms: list = field(default_factory=list)
+    steps: dict = field(default_factory=lambda: collections.defaultdict(list))
+    board: dict = field(default_factory=lambda: collections.defaultdict(list))
+    calibration: Calibration | None = None
+    stopped_by_user: bool = False
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.wall_s if self.wall_s else 0.0
+
+    def add(self, gf: GazeFrame) -> None:
+        self.frames += 1
+        self.faces += gf.face is not None
+        if gf.face is not None:
+            self.host_side_ms.append(gf.host_side_ms)
+            for k, v in gf.host.items():
+                self.steps[k].append(v)
+            for k, v in gf.stages.items():
+                self.board[k].append(v.duration_ms)
+
+    def to_json(self) -> dict:
+        med = lambda v: round(float(np.median(v)), 3) if len(v) else None  # noqa: E731
+        p90 = lambda v: round(float(np.percentile(v, 90)), 3) if len(v) else None  # noqa: E731
+        return dict(frames=self.frames, frames_with_face=self.faces, wall_s=round(self.wall_s, 3), fps=round(self.fps, 2),
+                    host_side_ms=dict(median=med(self.host_side_ms), p90=p90(self.host_side_ms)),
+                    read_ms=dict(median=med(self.read_ms)), sink_ms=dict(median=med(self.sink_ms)),
+                    steps_ms={k: med(v) for k, v in self.steps.items()},
+                    board_ms={k: med(v) for k, v in self.board.items()},
+                    calibration=None if self.calibration is None else self.calibration.to_json())
+
+
+def run_loop(pipe: GazePipeline, source, *, window=None, sink=None, max_frames: int | None = None,
+             log=None, schedule: CalibrationSchedule | None = None, on_frame=None) -> LoopSummary:
+    """Run frames from ``source`` until it ends, ``max_frames``, Esc/q in the window, or the schedule ends.
+
+    With a calibration ``schedule`` the overlay shows its dots, raw predictions are collected, and
+    the fitted Calibration is returned in the summary (and made the pipeline's calibration).
+    """
+    summary = LoopSummary()
+    meter = RateMeter()
+    start = time.perf_counter()
+    try:
+        while max_frames is None or summary.frames < max_frames:
+            if schedule is not None and schedule.at(pipe.frames) is None:
+                break  # before reading: the next frame belongs to whatever runs after calibration
+            t_read = time.perf_counter()
+            frame = source.read()
+            if frame is None:
+                break
+            t_ready = time.perf_counter()
+            summary.read_ms.append((t_ready - t_read) * 1e3)
+            gf = pipe.process(frame)
+            note = ""
+            if schedule is not None:
+                schedule.add(gf.index, gf.raw_cm)
+                k, collecting = schedule.at(gf.index)
+                h, w = frame.shape[:2]
+                draw_target(frame, *pipe.screen.to_pixels(schedule.points[k], w, h), collecting)
+                note = f"calibration: look at the dot ({k + 1}/{len(schedule.points)})"
+            pipe.draw(frame, gf, hud_lines(pipe, gf, meter.tick(), note))
+            pipe.finish(gf, t_ready)
+            summary.add(gf)
+            if log is not None:
+                log(gf)
+            if on_frame is not None:
+                on_frame(frame, gf)
+            t_sink = time.perf_counter()
+            if sink is not None:
+                sink.write(frame)
+            if window is not None:
+                key = window.show(frame)
+                if key in (27, ord("q")):
+                    summary.stopped_by_user = True
+                    break
+            summary.sink_ms.append((time.perf_counter() - t_sink) * 1e3)
+    finally:
+        summary.wall_s = time.perf_counter() - start
+    if schedule is not None:
+        raw, target = schedule.fixations()
+        if len(raw) < 3:
+            raise ConfigError(f"calibration got usable fixations on only {len(raw)} of {len(schedule.points)} dots",
+                              "keep your face in view and well lit while the dots show, then calibrate again")
+        summary.calibration = Calibration.fit(raw, target, pipe.screen, pipe.model_sha256)
+        pipe.calibration = summary.calibration
+    return summary

@@ -1,0 +1,88 @@
+"""The README's screenshots, made from the synthetic data on the emulated IMX500:
+
+    python -m hostlink.demos.screenshots [OUT_DIR]        (default docs/img)
+
+writes ``gaze_overlay.png`` (the live gaze overlay on a synthetic person looking down-right of
+the camera) and ``segment_overlay.png`` (a synthetic fundus image, its vessel mask from the
+board: hits yellow, misses red, false alarms cyan).
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+import hostlink
+
+from .calibration import Screen
+from .gaze import GazePipeline, run_loop
+from .overlay import draw_hud, mask_overlay
+from .segment import SegmentRunner
+from .synthvideo import Person, write_clip
+from .video import FrameSource
+
+GAZE_TARGET_CM = (6.0, -12.0)
+
+
+def gaze_shot(out: Path, board: str = "emu:imx500") -> Path:
+    with tempfile.TemporaryDirectory() as tmp:
+        # the generator's own portrait camera: the frame geometry the bundled model was trained on
+        clip = write_clip(Path(tmp) / "look.avi", Person(width=480, height=640), [GAZE_TARGET_CM] * 20)
+        last = {}
+        with hostlink.connect(board) as dev, FrameSource(str(clip)) as src:
+            pipe = GazePipeline(dev, screen=Screen())
+
+            def keep(frame, gf):
+                # the true target too, as a hollow square: only synthetic data knows it
+                px, py = pipe.screen.to_pixels(GAZE_TARGET_CM, frame.shape[1], frame.shape[0])
+                cv2.rectangle(frame, (int(px) - 9, int(py) - 9), (int(px) + 9, int(py) + 9), (255, 255, 255), 1, cv2.LINE_AA)
+                last["frame"] = frame.copy()
+
+            run_loop(pipe, src, on_frame=keep)
+            pipe.close()
+    path = out / "gaze_overlay.png"
+    cv2.imwrite(str(path), last["frame"])
+    return path
+
+
+def segment_shot(out: Path, board: str = "emu:imx500", seed: int = 424_242, size: int = 384) -> Path:
+    from .datasets import write_segment
+    from .metrics import SegmentationMetrics
+    from .segment import read_label, read_rgb
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = write_segment(Path(tmp) / "fundus", 1, seed)
+        rgb = read_rgb(data / "images" / "000000.png")
+        truth = read_label(data / "labels" / "000000.png", rgb.shape[:2])
+    with hostlink.connect(board) as dev:
+        runner = SegmentRunner(dev)
+        res = runner.predict(rgb)
+        name = f"{dev.info.board} | {runner.model.name}"
+    m = SegmentationMetrics()
+    one = m.add(res.prob, truth)
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    k = max(1, size // max(rgb.shape[:2]))
+    big = lambda img: cv2.resize(img, None, fx=k, fy=k, interpolation=cv2.INTER_NEAREST)  # noqa: E731
+    over = big(mask_overlay(bgr, res.prob, 0.5, truth))
+    draw_hud(over, [name, "board: " + "  ".join(f"{s} {v:.2f}" for s, v in res.board_ms.items()) + " ms",
+                    f"Dice {one['dice']:.3f}  AUC {one['roc_auc']:.3f}  acc {one['accuracy']:.3f}"])
+    sheet = np.concatenate([big(bgr), np.full((over.shape[0], 8, 3), 255, np.uint8), over], axis=1)
+    path = out / "segment_overlay.png"
+    cv2.imwrite(str(path), sheet)
+    return path
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    out = Path(argv[0] if argv else "docs/img")
+    out.mkdir(parents=True, exist_ok=True)
+    for make in (gaze_shot, segment_shot):
+        print(f"wrote {make(out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

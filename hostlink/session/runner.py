@@ -1,0 +1,314 @@
+"""Running a plan unattended: per board connect, upload, warm up, then windows of frames measured
+with the board's monitor, each written to the session folder as soon as it is complete.
+
+A window is the unit of work: if the session stops (Ctrl-C, a board or monitor that vanishes, a
+failed validity check) every completed window stays, the state file says why it stopped, and
+``resume`` runs only the windows still missing.
+"""
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+from ..errors import ConfigError, HostlinkError
+from ..power import Trace, open_monitor
+from ..power.align import bits_needed
+from .analysis import SessionInvalid, analyse_window, stage_id
+from .plan import Plan, resolve_model
+from .plots import plot_energy, plot_trace
+from .store import SessionStore
+from .summary import board_summary, session_markdown
+
+CATCH_UP_LIMIT_S = 5.0
+
+
+class SessionStopped(HostlinkError):
+    """The session stopped before its last window; completed windows are kept."""
+
+    def __init__(self, message: str, hint: str | None = None, exit_code: int = 3):
+        super().__init__(message, hint)
+        self.exit_code = exit_code
+
+
+def _connect(port: str):
+    import hostlink
+
+    return hostlink.connect(port)
+
+
+class SessionRunner:
+    def __init__(self, store: SessionStore, plan: Plan, *, plan_dir: Path | None = None,
+                 progress: bool = True, console=None, connect=_connect):
+        self.store = store
+        self.plan = plan
+        self.plan_dir = plan_dir
+        self.show_progress = progress
+        self.console = console
+        self.connect = connect
+        self._progress = None
+        self._task = None
+
+    # -- top level ------------------------------------------------------------------------------
+
+    def run(self) -> dict:
+        store, plan = self.store, self.plan
+        store.open_transcript()
+        store.set_status("running")
+        log = store.log
+        log.info("session %s: %d board(s), %d window(s) x %d frame(s), warm-up %d",
+                 store.path.name, len(plan.boards), plan.windows, plan.frames_per_window, plan.warmup_frames)
+        where = "starting"
+        try:
+            with self._progress_bar():
+                for i in range(len(plan.boards)):
+                    label = plan.label_of(i)
+                    where = f"board {label}"
+                    self._run_board(i, label)
+        except KeyboardInterrupt:
+            reason = f"interrupted by the user during {where}"
+            self._stop("interrupted", reason)
+            raise SessionStopped(self._stopped_message(reason),
+                                 f"continue with: hostlink session resume {store.path}", exit_code=130) from None
+        except SessionInvalid as err:
+            self._stop("invalid", err.message)
+            raise SessionStopped(self._stopped_message(err.message), err.hint, exit_code=err.exit_code) from None
+        except HostlinkError as err:
+            self._stop("failed", err.message)
+            hint = (err.hint + "; then " if err.hint else "") + f"hostlink session resume {store.path}"
+            raise SessionStopped(self._stopped_message(err.message), hint, exit_code=err.exit_code) from None
+        store.set_status("complete")
+        log.info("session complete")
+        summary = finalize(store)
+        store.close_transcript()
+        return summary
+
+    def _stopped_message(self, reason: str) -> str:
+        kept = sum(len(self.store.completed_windows(self.plan.label_of(i))) for i in range(len(self.plan.boards)))
+        return f"session stopped: {reason}. Kept {kept} complete window(s) in {self.store.path}"
+
+    def _stop(self, status: str, reason: str) -> None:
+        self.store.log.error("session %s: %s", status, reason)
+        self.store.set_status(status, reason)
+        try:
+            finalize(self.store)
+        finally:
+            self.store.close_transcript()
+
+    # -- progress -------------------------------------------------------------------------------
+
+    def _progress_bar(self):
+        if not self.show_progress:
+            return nullcontext()
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        total = 0
+        for i in range(len(self.plan.boards)):
+            left = self.plan.windows - len(self.store.completed_windows(self.plan.label_of(i)))
+            if left > 0:
+                total += self.plan.warmup_frames + left * self.plan.frames_per_window
+        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TextColumn("frames"), TimeElapsedColumn(), console=self.console,
+                                  transient=False)
+        self._task = self._progress.add_task("session", total=total)
+        return self._progress
+
+    def _advance(self, frames: int, description: str) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, advance=frames, description=description)
+
+    def _grow_total(self, extra: int) -> None:
+        if self._progress is not None and extra:
+            t = self._progress.tasks[0].total or 0
+            self._progress.update(self._task, total=t + extra)
+
+    # -- one board ------------------------------------------------------------------------------
+
+    def _run_board(self, i: int, label: str) -> None:
+        plan, store, log = self.plan, self.store, self.store.log
+        bp = plan.boards[i]
+        done = store.completed_windows(label)
+        if len(done) >= plan.windows:
+            log.info("%s: all %d windows already complete", label, plan.windows)
+            return
+        model_path = resolve_model(plan.model_for(i), self.plan_dir)
+        log.info("%s: connecting to %s", label, bp.port)
+        dev = self.connect(bp.port)
+        try:
+            info = dev.info
+            log.info("%s: %s, serial %s, firmware %s, clock %d Hz, stages %s", label, info.board_name,
+                     info.serial, info.fw_version, info.clock_hz, ",".join(info.stages))
+            if not info.stages:
+                raise ConfigError(f"{label} reports no stages", "the board's firmware must time its stages")
+            model = dev.upload(str(model_path))
+            log.info("%s: model %s (%d bytes, %s), %s", label, model.name, model.size, model.format, model.engine)
+            board = getattr(dev.link, "board", None)
+            monitor = open_monitor(bp.monitor, board=board)
+            with monitor:
+                self._measure(i, label, dev, model, board, monitor, done)
+        finally:
+            self._device_log(dev, label)
+            dev.close()
+
+    def _measure(self, i, label, dev, model, board, monitor, done) -> None:
+        plan, store, log = self.plan, self.store, self.store.log
+        bp = plan.boards[i]
+        info = dev.info
+        supply = bp.supply_v
+        if supply is None and board is not None:
+            supply = float(board.profile.supply_v)
+        monitor.configure(supply_v=supply)
+        if monitor.info.can_source:
+            monitor.set_dut_power(True)
+        max_id = max(stage_id(s) for s in info.stages)
+        if bits_needed(max_id) > monitor.info.digital_channels:
+            raise ConfigError(
+                f"{label}: stage ids up to {max_id} need {bits_needed(max_id)} marker inputs; "
+                f"the {monitor.info.model} has {monitor.info.digital_channels}",
+                "use a monitor with more digital inputs (PPK2: 8, JS220: 4)")
+        mi = monitor.info.as_dict()
+        log.info("%s: monitor %s serial %s at %.0f S/s, supply %s V", label, mi["model"], mi["serial"],
+                 mi["sample_rate_hz"], supply)
+        store.record_board(label, {
+            "port": bp.port, "device": info.board_name, "board": info.board, "serial": info.serial,
+            "firmware": info.fw_version, "clock_hz": info.clock_hz, "stages": list(info.stages),
+            "model": {"name": model.name, "size": model.size, "crc32": model.crc32, "format": model.format,
+                      "engine": model.engine, "macs": model.macs, "path": str(resolve_model(plan.model_for(i), self.plan_dir))},
+            "monitor": mi, "monitor_address": bp.monitor, "supply_v": supply,
+        })
+        monitor.start()
+        frames = plan.frames_per_window
+        if plan.warmup_frames:
+            warm = dev.capture(count=plan.warmup_frames, period_us=plan.period_us)
+            self._advance(plan.warmup_frames, f"{label} warm-up")
+            if plan.min_window_s > 0:
+                frame_ms = max(sum(r.total_ms for r in warm) / len(warm), 1e-3) + plan.period_us / 1000
+                grown = max(frames, math.ceil(plan.min_window_s * 1000 / frame_ms))
+                self._grow_total((grown - frames) * (plan.windows - len(done)))
+                frames = grown
+        log.info("%s: %d frame(s) per window", label, frames)
+        next_index = (max(done) + 1) if done else 1
+        for _ in range(plan.windows - len(done)):
+            self._window(label, next_index, dev, monitor, frames, info.stages)
+            next_index += 1
+
+    def _window(self, label, index, dev, monitor, frames, stage_order) -> None:
+        plan, store, log = self.plan, self.store, self.store.log
+        self._catch_up(monitor)  # everything before the window is not part of it
+        results = dev.capture(count=frames, period_us=plan.period_us)
+        time.sleep(plan.settle_ms / 1000)
+        dev.model_info()  # a request after the idle: an emulated board books it, real ones ignore it
+        blocks = self._catch_up(monitor)
+        trace = Trace.concat(blocks, monitor.info.sample_rate_hz)
+        try:
+            window = analyse_window(trace, results, label=label, window=index, stage_order=stage_order,
+                                    checks=plan.checks)
+        except SessionInvalid as err:
+            path = store.write_rejected(label, index, trace, {"board": label, "window": index,
+                                                              "reason": err.message})
+            log.error("%s window %d rejected: %s (trace kept in %s)", label, index, err.message, path.name)
+            raise
+        store.write_window(label, index, trace, window)
+        per = {}
+        for r in window["rows"]:
+            per.setdefault(r["stage"], []).append(r["energy_mj"])
+        log.info("%s window %d: %d frames, %d samples, %d lost, idle %.1f mW, markers vs board "
+                 "max %.2f samples; %s", label, index, len(results), window["samples"], window["missing"],
+                 window["idle_mw"] or 0.0, window["cross_check"]["max_residual_samples"],
+                 ", ".join(f"{k} {sum(v) / len(v):.4f} mJ" for k, v in per.items()))
+        self._device_log(dev, label)
+        self._advance(frames, f"{label} window {index}/{plan.windows}")
+
+    def _catch_up(self, monitor) -> list:
+        """All samples up to now: what an emulated monitor can read at once, or, for a streaming
+        monitor, what arrives until the data in flight at the time of the call is in."""
+        if hasattr(monitor, "read_available"):
+            return monitor.read_available()
+        settle_ns = int(max(self.plan.settle_ms, 20) * 1e6)
+        t_call = time.monotonic_ns()
+        blocks = []
+        while True:
+            block = monitor.read(timeout=0.05)
+            now = time.monotonic_ns()
+            if block is None:
+                if now - t_call >= settle_ns:
+                    break
+            else:
+                blocks.append(block)
+                if block.host_rx_ns >= t_call + settle_ns:
+                    break
+            if now - t_call > CATCH_UP_LIMIT_S * 1e9:
+                break
+        return blocks
+
+    def _device_log(self, dev, label) -> None:
+        logs = getattr(dev, "logs", None)
+        while logs:
+            entry = logs.popleft()
+            if isinstance(entry, tuple) and len(entry) == 3:  # (level, board time us, text)
+                level, t_us, text = entry
+                self.store.log.info("%s device [%s, t=%s us]: %s", label, level, t_us, text)
+            else:
+                self.store.log.info("%s device: %s", label, entry)
+
+
+def finalize(store: SessionStore) -> dict:
+    """Tables, summary and plots from the completed windows on disk."""
+    plan = store.plan()
+    manifest = store.manifest()
+    state = store.state()
+    store.write_tables()
+    boards = {}
+    for i in range(len(plan.boards)):
+        label = plan.label_of(i)
+        windows = store.windows(label)
+        rows = [r for w in windows for r in w["rows"]]
+        m = manifest["boards"].get(label, {})
+        if not windows:
+            continue
+        meta = {"device": m.get("device"), "board": m.get("board"), "port": m.get("port"),
+                "model": (m.get("model") or {}).get("name"), "monitor": (m.get("monitor") or {}).get("model"),
+                "sample_rate_hz": (m.get("monitor") or {}).get("sample_rate_hz"), "supply_v": m.get("supply_v")}
+        boards[label] = board_summary(rows, windows, list(m.get("stages") or []), meta)
+        try:
+            first = store.completed_windows(label)[0]
+            trace = Trace.load(store.path / label / f"window_{first:03d}.npz")
+            plot_trace(trace, windows[0]["rows"], store.path / f"trace_{label}.png",
+                       f"{label}: {meta['device']}, {meta['model']} ({meta['monitor']})")
+        except (OSError, ValueError) as err:
+            store.log.warning("%s: no trace plot: %s", label, err)
+    summary = {"session": str(store.path), "name": plan.name, "status": state["status"],
+               "reason": state.get("reason"), "boards": boards}
+    store.write_summary(summary, session_markdown(summary))
+    if boards:
+        plot_energy(list(boards.items()), store.path / "energy.png", f"{plan.name}: energy and latency per frame")
+    return summary
+
+
+def run_session(plan: Plan, out_dir: str | Path = "sessions", *, plan_dir: Path | None = None,
+                progress: bool = True, console=None, connect=_connect) -> tuple[SessionStore, dict]:
+    # a model given as a path is recorded absolute, so `resume` finds it from anywhere
+    for holder in [plan] + list(plan.boards):
+        name = holder.model
+        if name:
+            for cand in ([Path(name)] + ([plan_dir / name] if plan_dir else [])):
+                if cand.is_file():
+                    holder.model = str(cand.resolve())
+                    break
+    store = SessionStore.create(out_dir, plan)
+    runner = SessionRunner(store, plan, plan_dir=plan_dir, progress=progress, console=console, connect=connect)
+    return store, runner.run()
+
+
+def resume_session(path: str | Path, *, progress: bool = True, console=None,
+                   connect=_connect) -> tuple[SessionStore, dict]:
+    store = SessionStore.open(path)
+    plan = store.plan()
+    state = store.state()
+    if state["status"] == "complete":
+        return store, finalize(store)
+    store.open_transcript()
+    store.log.info("resuming after: %s (%s)", state["status"], state.get("reason"))
+    runner = SessionRunner(store, plan, plan_dir=None, progress=progress, console=console, connect=connect)
+    return store, runner.run()
