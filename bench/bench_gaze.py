@@ -86,10 +86,12 @@ def bench_loop(dev, video: Path, detect: str, output: Path | None) -> dict:
         s = run_loop(pipe, src, sink=sink)
     if sink:
         sink.close()
+    searcher_cpu = pipe.tracker.busy_cpu_s * 1e3 / max(1, s.frames) if detect == "async" else 0.0
     pipe.close()
     steps = {k: med(v) for k, v in s.steps.items()}
     return dict(detect=detect, output=bool(output), frames=s.frames, faces=s.faces, fps=s.fps,
                 host_side_ms=med(s.host_side_ms), host_side_p90=p90(s.host_side_ms),
+                host_side_cpu_ms=med(s.steps.get("host_side_cpu", [])), searcher_cpu_ms=searcher_cpu,
                 read_ms=med(s.read_ms), sink_ms=med(s.sink_ms), steps=steps,
                 board={k: med(v) for k, v in s.board.items()}, searches=pipe.face_tracker.searches)
 
@@ -118,26 +120,32 @@ def main(argv=None) -> int:
         print(json.dumps(dict(machine=machine, board=board, frames=args.frames, peers=peers, runs=runs), indent=2))
         return 0
     print(f"bench_gaze: {args.frames} frames of 640x480 video through {board} ({machine})")
-    print(f"interpreter alone (the ceiling): {peers['interpreter_ms']:.2f} ms/frame = {1e3 / peers['interpreter_ms']:.0f} fps; "
-          f"bare CAPTURE round trip with host input: {peers['capture_ms']:.2f} ms, of which host/protocol "
+    print(f"peers: interpreter alone {peers['interpreter_ms']:.2f} ms/frame (ceiling {1e3 / peers['interpreter_ms']:.0f} fps); "
+          f"bare CAPTURE round trip with host input {peers['capture_ms']:.2f} ms, of which host/protocol "
           f"{peers['capture_overhead_ms']:.2f} ms (p90 {peers['capture_overhead_p90']:.2f})")
-    head = f"{'loop':<22}{'fps':>7}{'x30fps':>8}{'host-side ms':>14}{'p90':>7}{'/5ms':>7}{'search':>8}{'prep':>7}" \
-           f"{'round trip':>11}{'interp':>8}{'read':>7}{'sink':>7}{'faces':>8}"
+    cols = [("loop", 22, "s"), ("fps", 7, ".1f"), ("/30fps", 8, ".2f"), ("host ms", 9, ".2f"), ("p90", 7, ".2f"),
+            ("/5ms", 6, ".2f"), ("host cpu", 9, ".2f"), ("search", 8, ".2f"), ("srch thr", 9, ".2f"), ("prep", 6, ".2f"),
+            ("capture", 9, ".2f"), ("interp", 8, ".2f"), ("read", 6, ".2f"), ("sink", 6, ".2f"), ("faces", 9, "s")]
+    head = "".join(f"{n:<{w}}" if i == 0 else f"{n:>{w}}" for i, (n, w, _) in enumerate(cols))
     print(head)
     print("-" * len(head))
+    nan = float("nan")
     for r in runs:
-        name = f"{r['detect']} search" + (" + mp4 out" if r["output"] else "")
         st = r["steps"]
-        print(f"{name:<22}{r['fps']:>7.1f}{r['fps'] / FPS_TARGET:>8.2f}{r['host_side_ms']:>14.2f}{r['host_side_p90']:>7.2f}"
-              f"{r['host_side_ms'] / HOST_BUDGET_MS:>7.2f}{st.get('detect', float('nan')):>8.2f}{st.get('prep', float('nan')):>7.2f}"
-              f"{st.get('board_call', float('nan')):>11.2f}{st.get('interpreter', float('nan')):>8.2f}{r['read_ms']:>7.2f}"
-              f"{r['sink_ms']:>7.2f}{r['faces']:>5}/{r['frames']}")
-    print("columns: fps and its ratio to 30 fps; host-side median and p90 (ms) and the median's ratio to the 5 ms budget;")
-    print("medians (ms) of: face search on the loop's thread, crop+quantize, CAPTURE round trip, interpreter inside it,")
-    print("video decode, mp4 encode; frames with a face.")
-    ok = all(r["fps"] >= FPS_TARGET for r in runs[:2]) and runs[1]["host_side_ms"] <= HOST_BUDGET_MS
-    print(f"targets (async search, no output): >= {FPS_TARGET:.0f} fps and <= {HOST_BUDGET_MS:.0f} ms median host-side: "
-          + ("met" if ok else "NOT met"))
+        vals = [f"{r['detect']} search" + (" + mp4 out" if r["output"] else ""), r["fps"], r["fps"] / FPS_TARGET,
+                r["host_side_ms"], r["host_side_p90"], r["host_side_ms"] / HOST_BUDGET_MS, r["host_side_cpu_ms"],
+                st.get("detect", nan), r["searcher_cpu_ms"], st.get("prep", nan), st.get("board_call", nan),
+                st.get("interpreter", nan), r["read_ms"], r["sink_ms"], f"{r['faces']}/{r['frames']}"]
+        print("".join(f"{v:<{w}{f}}" if i == 0 else f"{v:>{w}{f}}" for i, ((_, w, f), v) in enumerate(zip(cols, vals))))
+    print("host ms: wall time per frame from decoded frame to overlay drawn, minus the interpreter's run call (median,")
+    print("p90, and the median's ratio to the 5 ms budget); host cpu: the loop thread's CPU time for the same span,")
+    print("which other processes on a shared machine do not inflate. Then medians (ms): face search on the loop's thread,")
+    print("the search thread's CPU per frame (async), crop+quantize, CAPTURE round trip, interpreter inside it, video")
+    print("decode, mp4 encode.")
+    a = runs[1]
+    ok = a["fps"] >= FPS_TARGET and a["host_side_ms"] <= HOST_BUDGET_MS
+    print(f"targets on the async loop without output: >= {FPS_TARGET:.0f} fps ({a['fps']:.1f}) and <= {HOST_BUDGET_MS:.0f} ms "
+          f"median host-side ({a['host_side_ms']:.2f} wall, {a['host_side_cpu_ms']:.2f} CPU): " + ("met" if ok else "NOT met"))
     return 0
 
 

@@ -39,7 +39,6 @@ from hostlink.emulator.board import EmulatedBoard  # noqa: E402
 from hostlink.emulator.server import open_pty, start_in_thread  # noqa: E402
 from hostlink.links.pipe import pipe_pair  # noqa: E402
 from hostlink.models.synth import tiny_int8_model  # noqa: E402
-from hostlink.protocols import messages as M  # noqa: E402
 
 UART_921600 = 921_600 / 10  # bytes/s: 8N1 spends 10 bit times per byte
 USB_12M = 12_000_000 / 8
@@ -212,14 +211,25 @@ def codec_ratio(outputs: int) -> dict:
     )
 
 
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=3000, help="capture round trips per loop")
     ap.add_argument("--quick", action="store_true", help="smaller models and fewer frames (a smoke run)")
     args = ap.parse_args()
     frames = 300 if args.quick else args.frames
-    print(f"hostlink {hostlink.__version__} spine benchmark on {platform.machine()} {platform.processor() or ''}, "
-          f"{os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"hostlink {hostlink.__version__} spine benchmark: {_cpu_name()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at start")
 
     cases = [("spresense", UART_921600, "tinytrackers_int8.tflite"),
              ("coralmicro", UART_921600, "tinytrackers_int8.tflite"),

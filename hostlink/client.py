@@ -161,7 +161,10 @@ class Device:
                 self.stats["stale_frames"] += 1
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return None
+                self._pump(0)  # one last look: a reply that arrived during a scheduling stall counts
+                if not self._ready:
+                    return None
+                continue
             self._pump(remaining)
 
     def _check(self, f: RawFrame, what: str):
@@ -251,7 +254,7 @@ class Device:
     def model_info(self) -> ModelInfo:
         _, c = self._request(P.MsgType.MODEL_INFO, b"", "MODEL_INFO", self._deadline_s(), expect=P.MsgType.MODEL_INFO)
         self.model = ModelInfo(
-            loaded=bool(c.loaded), name=c.name, format=P.FORMAT_NAMES[P.ModelFormat[str(c.format)]],
+            loaded=bool(c.loaded), name=c.name, format=_format_name(c.format),
             size=c.size, crc32=c.crc32, arena_bytes=c.arena_bytes, macs=c.macs,
             expected_frame_us=c.expected_frame_us, engine=c.engine,
             inputs=tuple(_spec(t) for t in c.inputs), outputs=tuple(_spec(t) for t in c.outputs),
@@ -444,6 +447,14 @@ def _code(value) -> "P.ErrorCode | int":
         return P.ErrorCode(int(value))
     except ValueError:
         return int(value)
+
+
+def _format_name(value) -> str:
+    """A ModelFormat as spelled on the CLI; a format newer than this hostlink shows its number."""
+    try:
+        return P.FORMAT_NAMES[P.ModelFormat[str(value)]]
+    except KeyError:
+        return f"format-{int(value)}"
 
 
 def _name(mtype: int) -> str:

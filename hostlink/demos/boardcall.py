@@ -19,6 +19,7 @@ class InterpreterProbe:
 
     def __init__(self, dev):
         self.last_s: float | None = None
+        self.last_cpu_s: float | None = None  # the interpreter's CPU time on this thread (num_threads=1)
         self.available = False
         board = getattr(dev.link, "board", None)
         active = getattr(board, "active", None)
@@ -29,17 +30,23 @@ class InterpreterProbe:
         inner = engine.run
 
         def timed(inputs):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             try:
                 return inner(inputs)
             finally:
                 self.last_s = time.perf_counter() - t
+                self.last_cpu_s = time.thread_time() - c
 
         engine.run = timed
         self.available = True
 
     def take(self) -> float | None:
+        """The last call's wall time (s), once; None if there was none since."""
         s, self.last_s = self.last_s, None
+        return s
+
+    def take_cpu(self) -> float | None:
+        s, self.last_cpu_s = self.last_cpu_s, None
         return s
 
 

@@ -1,6 +1,7 @@
 """Serial links through pyserial: /dev/tty*, ptys, COM ports and pyserial's URL handlers
 (socket://HOST:PORT, loop://, rfc2217://, spy://...)."""
 import errno
+import select
 
 import serial
 
@@ -34,6 +35,10 @@ class SerialLink(Link):
                                                if url.startswith("/dev/") else None, **kwargs)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise _explain(url, exc) from None
+        try:
+            self._fd = self._port.fileno()
+        except (AttributeError, NotImplementedError, ValueError, serial.SerialException):
+            self._fd = None  # loop://, socket:// and friends have no file descriptor to wait on
         # A real UART moves 10 bits per byte (8N1); USB CDC ignores the baud rate, so unknown.
         self.byte_rate = baudrate / 10 if url.startswith("/dev/ttyS") or url.startswith("/dev/ttyUSB") else None
 
@@ -49,6 +54,13 @@ class SerialLink(Link):
             waiting = port.in_waiting
             if waiting:
                 return port.read(waiting)
+            if self._fd is not None:
+                # select() instead of changing port.timeout: pyserial re-applies termios on every
+                # timeout change, which costs more than the read itself on a busy link.
+                if not select.select([self._fd], [], [], timeout)[0]:
+                    return b""
+                waiting = port.in_waiting
+                return port.read(waiting or 1)
             port.timeout = timeout
             first = port.read(1)
             if not first:

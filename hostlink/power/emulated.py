@@ -212,12 +212,15 @@ class EmulatedMonitor(PowerMonitor):
 
     def read_available(self) -> list[SampleBlock]:
         """Every sample the board clock has passed, without waiting."""
+        if self._signal is None:
+            raise MonitorError("read() before start()", "call start() first")
+        target = self._signal.available()  # a real-time board keeps living while we read
         blocks = []
-        while True:
-            b = self.read(timeout=0)
-            if b is None:
-                return blocks
-            blocks.append(b)
+        while self._next_index < target:
+            n = min(target - self._next_index, self.max_block)
+            power_w, code = self._signal.render(self._next_index, n)
+            blocks.append(self._block(self._instrument(power_w, code)))
+        return blocks
 
     def _instrument(self, power_w: np.ndarray, code: np.ndarray) -> np.ndarray:
         n = len(power_w)

@@ -29,8 +29,9 @@ ALPHA = 0.18  # spike filter EMA weight on ranges 0-3
 ALPHA4 = 0.06  # ... on range 4
 SPIKE_SAMPLES = 3  # samples replaced after each range switch
 HOLD_SAMPLES4 = 2  # on range 4 the first two of them do not update the averages
-#: History needed for the averages: (1 - ALPHA)**K and (1 - ALPHA4)**K4 are below 1e-17.
-K = 200
+#: History needed for the averages: (1 - ALPHA)**K < 2e-14 and (1 - ALPHA4)**K4 < 2e-18, far
+#: below float32 resolution.
+K = 160
 K4 = 660
 HISTORY = K4 + 16
 
@@ -353,18 +354,29 @@ class Ppk2Decoder:
         return np.concatenate(touched) if touched else none
 
     @staticmethod
-    def _ema_before(ext, lut64, c, a, k, held, start_pos) -> np.ndarray:
+    def _ema_before(ext, lut64, c, a, k, held, start_pos, general=False) -> np.ndarray:
         """The exponential average over the samples before each position in ``c`` that update it
         (all but ``held``), truncated to the last k such samples."""
         slack = 4 * HOLD_SAMPLES4 if held.size else 0
         width = k + slack
-        pos = c[:, None] - width + np.arange(width)[None, :]
-        x = lut64[ext[np.maximum(pos, 0)] & np.uint32(INDEX_MASK)]
         base = 1 - a
         powers = _powers(base, width + 1)
-        if held.size == 0 and (start_pos != 0 or c.min() > width):
-            # the common case: every earlier sample updates the average, fixed weights
-            return x @ (a * powers[width - 1::-1][:width])
+        if held.size == 0 and not general:
+            # the common case: every earlier sample updates the average, fixed weights; the
+            # rows of the last `width` words before each switch are views, copied once
+            far = c > width
+            if far.any():
+                rows = np.lib.stride_tricks.sliding_window_view(ext, width)[c[far] - width]
+                fast = lut64[rows & np.uint32(INDEX_MASK)] @ (a * powers[width - 1::-1][:width])
+                if far.all():
+                    return fast
+                out = np.empty(len(c))
+                out[far] = fast
+                out[~far] = Ppk2Decoder._ema_before(ext, lut64, c[~far], a, k, held, start_pos, general=True)
+                return out
+        pos = c[:, None] - width + np.arange(width)[None, :]
+        x = lut64[ext[np.maximum(pos, 0)] & np.uint32(INDEX_MASK)]
+
         valid = pos >= 0
         p0 = np.maximum(pos, 0)
         expo = (c[:, None] - 1 - pos)

@@ -102,7 +102,8 @@ def test_pty_upload_through_faults(serve_pty):
         try:
             dev.upload(NEW, name="new")
         except HostlinkError:
-            assert served.board.active is None
+            # nothing, or (when the host gave up while the board was still committing) the right image
+            assert served.board.active is None or served.board.active.crc32 == zlib.crc32(NEW)
         else:
             assert served.board.active.crc32 == zlib.crc32(NEW)
     finally:

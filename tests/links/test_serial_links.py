@@ -132,7 +132,8 @@ def test_byte_rate_known_only_for_real_uarts(mocker):
 
 def test_unplugged_during_read_is_a_link_error(mocker):
     port = mocker.MagicMock()
-    type(port).in_waiting = mocker.PropertyMock(side_effect=serial.SerialException("device reports readiness to read but returned no data"))
+    gone = serial.SerialException("device reports readiness to read but returned no data")
+    type(port).in_waiting = mocker.PropertyMock(side_effect=gone)
     mocker.patch("serial.serial_for_url", return_value=port)
     link = SerialLink("/dev/ttyACM0")
     with pytest.raises(LinkError, match="read from /dev/ttyACM0 failed"):

@@ -8,12 +8,14 @@ TinyTrackerS (the Spresense variant): 96x96 grey + 2 grid planes -> Conv3x3 s2 8
 inverted-residual blocks (8/e1 s2, 16/e6 s2, 32/e6, 32/e6, 64/e6 s2) -> 1x1 128 -> global average
 pool -> FC 64 ReLU -> FC 2 tanh -> x10 cm.
 
-The output scale is a Rescaling layer, so the TFLite graph ends in tanh -> MUL -> DEQUANTIZE and
-the int8 output keeps full resolution over +-30 cm.
+The output scale is a frozen 2x2 dense layer (30*I): the IMX500 converter rejects Keras'
+Rescaling layer, while FULLY_CONNECTED is legal on every target. The TFLite graph ends in
+tanh -> FULLY_CONNECTED -> DEQUANTIZE.
 """
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
 TINYTRACKER_INPUT = (112, 112, 5)
@@ -31,8 +33,14 @@ def tinytracker(input_shape=TINYTRACKER_INPUT, out_scale_cm: float = 30.0) -> ke
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(128, activation="relu", name="fc1")(x)
     x = layers.Dense(2, activation="tanh", name="fc2")(x)
-    out = layers.Rescaling(out_scale_cm, name="gaze_cm")(x)
+    out = _scale(x, out_scale_cm)
     return keras.Model(inp, out, name="tinytracker")
+
+
+def _scale(x, cm: float):
+    """tanh output in [-1, 1] -> cm, as a frozen dense layer (see the module docstring)."""
+    kernel = keras.initializers.Constant(np.eye(2, dtype="float32") * cm)
+    return layers.Dense(2, use_bias=False, kernel_initializer=kernel, trainable=False, name="gaze_cm")(x)
 
 
 def _inverted_residual(x, expand: int, out_ch: int, stride: int, name: str):
@@ -65,5 +73,5 @@ def tinytrackers(input_shape=TINYTRACKERS_INPUT, out_scale_cm: float = 10.0) -> 
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dense(64, activation="relu", name="fc1")(x)
     x = layers.Dense(2, activation="tanh", name="fc2")(x)
-    out = layers.Rescaling(out_scale_cm, name="gaze_cm")(x)
+    out = _scale(x, out_scale_cm)
     return keras.Model(inp, out, name="tinytrackers")
