@@ -199,10 +199,7 @@ class Device:
                 self.stats["timeouts"] += 1
                 continue
             if f.type == P.MsgType.NAK:
-                body = self._check(f, what)
-                self.stats["naks"] += 1
-                if _code(body.code) not in P.RETRYABLE:
-                    raise DeviceError(int(body.code), f"{self._who()} rejected {what}: {body.detail}")
+                self._on_nak(f, what)
                 continue
             body = self._check(f, what)
             if f.type != expect:
@@ -213,6 +210,13 @@ class Device:
             f"({timeout:.1f} s each)",
             "is the board powered and running hostlink firmware? Check the port (`hostlink boards`), the "
             "cable, and that no other program holds the port; a real board may need `hostlink flash`")
+
+    def _on_nak(self, f: RawFrame, what: str) -> None:
+        """Count a NAK; raise unless its code says the same request may be repeated."""
+        body = self._check(f, what)
+        self.stats["naks"] += 1
+        if _code(body.code) not in P.RETRYABLE:
+            raise DeviceError(int(body.code), f"{self._who()} rejected {what}: {body.detail}")
 
     def _who(self) -> str:
         return self.info.board if self.info else "the board"
@@ -345,10 +349,7 @@ class Device:
                 self._resend(mtype, oldest_seq, in_flight[oldest_seq], what)
                 continue
             if f.type == P.MsgType.NAK:
-                body = self._check(f, what)
-                self.stats["naks"] += 1
-                if _code(body.code) not in P.RETRYABLE:
-                    raise DeviceError(int(body.code), f"{self._who()} rejected {what}: {body.detail}")
+                self._on_nak(f, what)
                 self._resend(mtype, f.seq, in_flight[f.seq], what)
                 continue
             self._check(f, what)  # raises on ERROR
