@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "hostlink.cli.device",
     "hostlink.cli.emulate",
     "hostlink.cli.inspect",
+    "hostlink.cli.convert",
     "hostlink.cli.flash",
     "hostlink.cli.doctor",
     "hostlink.cli.session",

@@ -16,6 +16,9 @@ import numpy as np
 
 from ..errors import HostlinkError
 
+#: How long past the requested duration capture() waits for samples before giving up.
+CAPTURE_GRACE_S = 5.0
+
 SAMPLE_DTYPE = np.dtype([
     ("current_a", "<f4"),  # NaN when MISSING
     ("voltage_v", "<f4"),  # measured, or the set-point (flag VOLTAGE_SETPOINT)
@@ -181,11 +184,17 @@ class PowerMonitor(ABC):
         want = int(round(duration_s * self.info.sample_rate_hz))
         blocks: list[SampleBlock] = []
         have = 0
+        deadline = time.monotonic() + duration_s + CAPTURE_GRACE_S
         self.start()
         try:
             while have < want:
                 block = self.read(timeout=0.5)
                 if block is None:
+                    if time.monotonic() > deadline:
+                        raise MonitorError(
+                            f"{self.info.model} delivered {have} of {want} samples in "
+                            f"{duration_s + CAPTURE_GRACE_S:.1f} s",
+                            hint="is it streaming? Check its USB link and that nothing else holds it")
                     continue
                 blocks.append(block)
                 have += len(block.samples)

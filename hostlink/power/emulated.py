@@ -123,7 +123,7 @@ def _ppk2_ranges() -> tuple[float, ...]:
     return tuple(full * lsb_v / r for r in ppk2_proto.CALIBRATION_DEFAULTS["R"])
 
 
-#: Rates and inputs from the vendors' documentation (see docs/power.md); noise levels modelled.
+#: Sample rates and marker inputs as documented by the vendors; ranges and noise levels modelled.
 INSTRUMENTS = {
     "ppk2": InstrumentModel("PPK2", 100_000.0, 8, False, True, (0.8, 5.0), _ppk2_ranges(),
                             1 << ppk2_proto.ADC_BITS, 1.0),

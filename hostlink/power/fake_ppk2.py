@@ -298,7 +298,7 @@ class FakePpk2:
 class FakePpk2Serial:
     """The fake behind pyserial's interface, as the driver uses it.
 
-    ``chunk_sizes``: None for whole reads, or a random generator seed: each read then returns a
+    ``partial_seed``: None for whole reads, or a random generator seed: each read then returns a
     random number of the available bytes (1..size), so words arrive split across reads.
     """
 

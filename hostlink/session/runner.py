@@ -12,8 +12,11 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import ConfigError, HostlinkError
 from ..power import Trace, open_monitor
+from ..power import align
 from ..power.align import bits_needed
 from .analysis import SessionInvalid, analyse_window, stage_id
 from .plan import Plan, resolve_model
@@ -174,7 +177,8 @@ class SessionRunner:
             "port": bp.port, "device": info.board_name, "board": info.board, "serial": info.serial,
             "firmware": info.fw_version, "clock_hz": info.clock_hz, "stages": list(info.stages),
             "model": {"name": model.name, "size": model.size, "crc32": model.crc32, "format": model.format,
-                      "engine": model.engine, "macs": model.macs, "path": str(resolve_model(plan.model_for(i), self.plan_dir))},
+                      "engine": model.engine, "macs": model.macs,
+                      "path": str(resolve_model(plan.model_for(i), self.plan_dir))},
             "monitor": mi, "monitor_address": bp.monitor, "supply_v": supply,
         })
         monitor.start()
@@ -200,6 +204,17 @@ class SessionRunner:
         time.sleep(plan.settle_ms / 1000)
         dev.model_info()  # a request after the idle: an emulated board books it, real ones ignore it
         blocks = self._catch_up(monitor)
+        first = stage_id(stage_order[0])
+        deadline = time.monotonic() + CATCH_UP_LIMIT_S
+        # USB and thread scheduling can hold samples back: read on until the last frame has ended
+        # on the marker pins (a broken marker wiring then fails the checks below, after the limit)
+        while (not _frames_complete(blocks, monitor.info.sample_rate_hz, first, len(results))
+               and time.monotonic() < deadline):
+            more = (monitor.read_available() if hasattr(monitor, "read_available")
+                    else [b for b in [monitor.read(timeout=0.05)] if b is not None])
+            if not more and hasattr(monitor, "read_available"):
+                time.sleep(0.01)
+            blocks += more
         trace = Trace.concat(blocks, monitor.info.sample_rate_hz)
         try:
             window = analyse_window(trace, results, label=label, window=index, stage_order=stage_order,
@@ -251,6 +266,17 @@ class SessionRunner:
                 self.store.log.info("%s device [%s, t=%s us]: %s", label, level, t_us, text)
             else:
                 self.store.log.info("%s device: %s", label, entry)
+
+
+def _frames_complete(blocks, rate: float, first_stage: int, want: int) -> bool:
+    if not blocks:
+        return False
+    trace = Trace.concat(blocks, rate)
+    if len(trace.samples) == 0 or trace.samples["digital"][-1] != 0:
+        return False  # still inside a frame
+    segments = align.decode_markers(trace)
+    starts = np.flatnonzero(segments["stage_id"] == first_stage)
+    return len(starts) >= want
 
 
 def finalize(store: SessionStore) -> dict:

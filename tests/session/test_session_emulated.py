@@ -52,8 +52,10 @@ def test_session_folder_summary_and_ground_truth(tmp_path, devices):
         assert b["total_energy_mj"] == pytest.approx(sum(truth.values()), rel=0.01)
     imx, coral = summary["boards"]["imx500"], summary["boards"]["coralmicro"]
     # the TinyTracker comparison: ~19 ms / 4.9 mJ against 34.4 ms / 34.2 mJ
-    assert imx["total_ms"] == pytest.approx(19.0, rel=0.02) and imx["total_energy_mj"] == pytest.approx(4.9, rel=0.02)
-    assert coral["total_ms"] == pytest.approx(34.4, rel=0.02) and coral["total_energy_mj"] == pytest.approx(34.2, rel=0.02)
+    assert imx["total_ms"] == pytest.approx(19.0, rel=0.02)
+    assert imx["total_energy_mj"] == pytest.approx(4.9, rel=0.02)
+    assert coral["total_ms"] == pytest.approx(34.4, rel=0.02)
+    assert coral["total_energy_mj"] == pytest.approx(34.2, rel=0.02)
     rows = json.loads((p / "frames.json").read_text())["rows"]
     assert len(rows) == 12 * 3 + 12 * 4
     assert (p / "frames.csv").read_text().splitlines()[0].startswith("board,window,frame,stage")

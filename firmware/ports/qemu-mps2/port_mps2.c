@@ -43,16 +43,17 @@ void SysTick_Handler(void) { systick_ms++; }
 void UART0_RX_Handler(void);
 void UART0_RX_Handler(void)
 {
-    while ((UART_STATE & UART_STATE_RXFULL) && rx_head - rx_tail < RX_RING) {
+    UART_INTCLEAR = UART_INT_RX; /* first: a byte landing while we drain raises the line again */
+    while (UART_STATE & UART_STATE_RXFULL) {
+        if (rx_head - rx_tail == RX_RING) {
+            /* ring full: leave the byte in the UART, which holds off the sender (QEMU stops reading
+             * the pty), and stop interrupting until the protocol loop has made room */
+            UART_CTRL &= ~UART_CTRL_RXIRQ;
+            break;
+        }
         rx_ring[rx_head & (RX_RING - 1u)] = (uint8_t)UART_DATA;
         rx_head++;
     }
-    if (UART_STATE & UART_STATE_RXFULL) {
-        /* ring full: leave the byte in the UART, which holds off the sender (QEMU stops reading
-         * the pty), and stop interrupting until the protocol loop has made room */
-        UART_CTRL &= ~UART_CTRL_RXIRQ;
-    }
-    UART_INTCLEAR = UART_INT_RX;
 }
 
 static const hl_memory_region_t memory[] = {{"ssram1", 4u << 20}, {"ssram23", 4u << 20}};
@@ -86,25 +87,23 @@ size_t hl_port_link_read(uint8_t *buf, size_t cap, uint32_t timeout_us)
     uint64_t deadline = hl_port_time_us() + timeout_us;
     for (;;) {
         size_t n = 0;
+        __asm volatile("cpsid i" ::: "memory");
         while (n < cap && rx_tail != rx_head) {
             buf[n++] = rx_ring[rx_tail & (RX_RING - 1u)];
             rx_tail++;
         }
-        if (!(UART_CTRL & UART_CTRL_RXIRQ)) {
-            /* the ISR paused on a full ring: take what waits in the UART, then let it run again */
-            __asm volatile("cpsid i" ::: "memory");
-            while (n < cap && (UART_STATE & UART_STATE_RXFULL)) {
-                buf[n++] = (uint8_t)UART_DATA;
-            }
-            if (!(UART_STATE & UART_STATE_RXFULL)) {
-                UART_CTRL |= UART_CTRL_RXIRQ;
-            }
-            __asm volatile("cpsie i" ::: "memory");
+        /* bytes the ISR left behind (ring was full) or raced past: take them here */
+        while (n < cap && rx_tail == rx_head && (UART_STATE & UART_STATE_RXFULL)) {
+            buf[n++] = (uint8_t)UART_DATA;
         }
+        if (rx_tail == rx_head) {
+            UART_CTRL |= UART_CTRL_RXIRQ;
+        }
+        __asm volatile("cpsie i" ::: "memory");
         if (n > 0 || hl_port_time_us() >= deadline) {
             return n;
         }
-        __asm volatile("wfi"); /* the UART or the 1 ms tick wakes us */
+        __asm volatile("wfi"); /* the UART or the 1 ms tick wakes us; a missed edge costs 1 ms */
     }
 }
 
