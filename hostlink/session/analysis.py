@@ -51,6 +51,14 @@ def analyse_window(trace: Trace, results: list, *, label: str, window: int, stag
     first = stage_id(stage_order[0])
     frames = align.frames_from_segments(stages, first, trace.start_index, trace.stop_index)
     ids = [stage_id(s) for s in stage_order]
+    # The window starts where the host stopped reading before the capture, a host-time boundary:
+    # samples still in flight then (USB batching) can put the previous window's last frames at the
+    # head of this trace. The window's own frames are the last ones; the cross-check against the
+    # board timestamps below confirms the pairing.
+    leading = len(frames) - len(results)
+    if leading > 0:
+        frames = frames[leading:]
+    info["leading_frames_dropped"] = max(leading, 0)
     if len(frames) != len(results):
         raise SessionInvalid(
             f"{label} window {window}: marker discontinuity: {len(results)} frames captured but "
