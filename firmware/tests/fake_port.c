@@ -39,11 +39,9 @@ size_t hl_port_link_read(uint8_t *buf, size_t cap, uint32_t timeout_us)
 
 hl_status_t hl_port_link_write(const uint8_t *data, size_t len)
 {
-    if (len > FAKE_LINK_BYTES - fake.out_len) {
-        fake.out_len = 0; /* a long fuzz run: keep the newest bytes */
-        if (len > FAKE_LINK_BYTES) {
-            return HL_OK;
-        }
+    if (fake.out_overflow || len > FAKE_LINK_BYTES - fake.out_len) {
+        fake.out_overflow = true;
+        return HL_OK;
     }
     memcpy(fake.out + fake.out_len, data, len);
     fake.out_len += len;
@@ -153,6 +151,9 @@ hl_status_t hl_port_invoke(hl_stages_t *st, bool from_host)
 {
     (void)st;
     fake.invokes++;
+    if (fake.invoke_limit != 0u && fake.invokes > fake.invoke_limit) {
+        return hl_core_refuse(HL_ERR_INFERENCE_FAILED, "fake engine: invoke limit reached");
+    }
     const uint8_t *in = from_host ? fake.host_input : fake.sensor_input;
     for (uint32_t i = 0; i < FAKE_TENSOR_BYTES; i++) {
         fake.output[i] = (uint8_t)(in[i] + 1u + fake.model_tag);

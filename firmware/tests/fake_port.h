@@ -21,6 +21,8 @@
 typedef struct {
     uint8_t out[FAKE_LINK_BYTES]; /* everything the core wrote */
     size_t out_len;
+    bool out_overflow;            /* more was written than out holds; the rest was dropped */
+    unsigned invoke_limit;        /* 0: none; else invokes past it fail (bounds fuzz runs) */
     uint64_t now_us;
     uint32_t time_step_us; /* added on every hl_port_time_us() call: stages get a duration */
     uint8_t marks[FAKE_MARKS];

@@ -197,7 +197,7 @@ static void test_coverage(void)
     CHECK(hl_cover_add(&c, 0, 40)); /* a retry changes nothing */
     CHECK_EQ(c.covered, 40);
     hl_cover_reset(&c);
-    for (uint32_t i = 0; i < HL_MAX_SPANS; i++) {
+    for (uint32_t i = 0; i < HL_CFG_MAX_SPANS; i++) {
         CHECK(hl_cover_add(&c, i * 10u, i * 10u + 5u));
     }
     CHECK(!hl_cover_add(&c, 1000, 1001)); /* one gap too many */
@@ -420,6 +420,33 @@ static void test_reply_cache(void)
     CHECK_EQ(error_code(&r[0]), HL_ERR_NO_UPLOAD);
 }
 
+/* A reply too big for the cache must not leave the ring's free space split: the older entries it did
+ * not evict stay intact and replay byte for byte (found by fuzz_core). */
+static void test_reply_cache_survives_an_oversized_reply(void)
+{
+    fake_reset();
+    make_image(0x42);
+    uint16_t seq = 1;
+    upload(&seq, 1000);
+    uint8_t p[32];
+    send_frame(0x70, 0, 33, NULL, 0);
+    send_frame(0x71, 0, 34, NULL, 0);
+    CHECK_EQ(take_replies(r, 64), 2);
+    reply_t older = r[1];
+    /* 40 RESULTs: far more than HL_CFG_REPLY_CACHE_BYTES, so that reply is not cached */
+    send_frame(HL_MSG_CAPTURE, 0, 35, p, capture(p, 40, 0, HL_SOURCE_SENSOR));
+    CHECK_EQ(take_replies(r, 64), 40);
+    send_frame(0x72, 0, 36, NULL, 0); /* a new small reply lands after the rewound head */
+    send_frame(0x71, 0, 34, NULL, 0); /* repeat of an older request: replayed from the cache */
+    CHECK_EQ(take_replies(r, 64), 2);
+    CHECK(r[1].type == older.type && r[1].length == older.length &&
+          memcmp(r[1].payload, older.payload, older.length) == 0);
+    unsigned captures = fake.captures;
+    send_frame(HL_MSG_CAPTURE, 0, 35, p, capture(p, 40, 0, HL_SOURCE_SENSOR)); /* too big: runs again */
+    CHECK_EQ(take_replies(r, 64), 40);
+    CHECK_EQ(fake.captures, captures + 40);
+}
+
 static void test_input_and_capture(void)
 {
     fake_reset();
@@ -583,6 +610,7 @@ void run_core_tests(void)
     test_upload_and_commit();
     test_commit_failures_keep_active();
     test_reply_cache();
+    test_reply_cache_survives_an_oversized_reply();
     test_input_and_capture();
     test_fragmentation();
 }

@@ -395,7 +395,7 @@ static void check_fields(const vector_t *v)
             CHECK_EQ(hl_rd_u32(&rd), num(v, "count"));
             st.count = hl_rd_u8(&rd);
             CHECK_EQ(st.count, j_count(&v->json, "stages"));
-            for (int i = 0; i < st.count && i < (int)HL_MAX_STAGE_RECORDS; i++) {
+            for (int i = 0; i < st.count && i < (int)HL_CFG_MAX_STAGE_RECORDS; i++) {
                 char key[32];
                 st.t[i].stage = hl_rd_u8(&rd);
                 st.t[i].start = hl_rd_u32(&rd);

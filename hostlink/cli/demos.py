@@ -233,6 +233,9 @@ def segment(ctx, images, board, camera, frames, labels, out_dir, model, scale, t
                     row.update(metrics.add(res.prob, truth, fov_mask(rgb) if fov else None))
             bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
             over = mask_overlay(bgr, res.prob, threshold, truth)
+            grow = max(1, 384 // max(over.shape[:2]))  # small images: pixels stay visible, the HUD fits
+            if grow > 1:
+                over = cv2.resize(over, None, fx=grow, fy=grow, interpolation=cv2.INTER_NEAREST)
             board_txt = "  ".join(f"{k} {v:.2f}" for k, v in res.board_ms.items())
             hud = [hud_head, f"board: {board_txt} ms ({len(res.captures)} tile{'s' if len(res.captures) > 1 else ''})"]
             if "dice" in row:
@@ -361,7 +364,10 @@ def datasets():
 @click.option("-n", "count", type=int, default=200, show_default=True, help="Samples.")
 @click.option("--seed", type=int, default=None,
               help="First seed (default: the held-out seed on the bundled model's card, so metrics compare with it).")
-def make_synthetic(task, out_dir, count, seed):
+@click.option("--size", type=int, default=None,
+              help="Image side in pixels (default: 112 for gaze, 96 for segment). The generator's noise depends on the "
+                   "size, so a card's held-out set is only reproduced at the model's own input size (TinyTrackerS: 96).")
+def make_synthetic(task, out_dir, count, seed, size):
     """Write N procedural samples with known labels (faces with a gaze target, or fundus images with vessel masks)."""
     from ..bundled import models_dir
     from ..demos.datasets import write_gaze, write_segment
@@ -375,7 +381,8 @@ def make_synthetic(task, out_dir, count, seed):
     progress, update = count_progress(f"{task} samples")
     t = time.perf_counter()
     with progress:
-        path = (write_gaze if task == "gaze" else write_segment)(Path(out_dir), count, seed, progress=update)
+        size = size or (112 if task == "gaze" else 96)
+        path = (write_gaze if task == "gaze" else write_segment)(Path(out_dir), count, seed, size=size, progress=update)
     click.echo(f"wrote {count} synthetic {task} samples (seed {seed}) to {path} in {time.perf_counter() - t:.1f} s")
 
 

@@ -18,7 +18,9 @@ from ..errors import ConfigError
 @click.option("--camera", metavar="SRC", help="Sensor source: pattern (default), webcam index, video file, image file, dir or glob.")
 @click.option("--engine", type=click.Choice(["litert", "tflm"]), default="litert", show_default=True,
               help="Interpreter for inference (tflm: the tflite-micro interpreter, as on the MCU boards).")
-def emulate(board_name, use_pty, tcp, realtime, camera, engine):
+@click.option("--firmware", type=click.Choice(["python", "host"]), default="python", show_default=True,
+              help="python: the Python emulator; host: the C board core (firmware/ports/host) on a pty.")
+def emulate(board_name, use_pty, tcp, realtime, camera, engine, firmware):
     """Run an emulated board that speaks protocol v1 over a pty or TCP until Ctrl-C."""
     if bool(use_pty) == bool(tcp):
         raise ConfigError("choose exactly one of --pty or --tcp HOST:PORT")
@@ -35,7 +37,13 @@ def emulate(board_name, use_pty, tcp, realtime, camera, engine):
                    err=True)
 
     try:
-        if use_pty:
+        if firmware == "host":
+            from ..emulator.firmware import serve_host_port
+
+            if tcp or realtime:
+                raise ConfigError("--firmware host serves on --pty only, without --realtime")
+            serve_host_port(board_name, stop, camera=camera, engine=engine, on_ready=ready)
+        elif use_pty:
             serve_pty(factory, stop, on_ready=ready)
         else:
             host, port = parse_hostport(tcp)

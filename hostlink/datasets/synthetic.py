@@ -33,6 +33,8 @@ HEAD_X_CM = (-5.0, 5.0)
 HEAD_Y_CM = (-4.0, 6.0)
 DISTANCE_CM = (25.0, 45.0)
 HEAD_YAW_PITCH_DEG = 12.0
+#: Eye-in-head rotation at which the drawn iris reaches the end of its travel.
+EYE_RANGE_DEG = 45.0
 
 
 @dataclass
@@ -128,11 +130,15 @@ def render_face(rng, size, eye_yaw, eye_pitch, head_yaw, head_pitch):
                 tuple(float(v) for v in skin), -1, cv2.LINE_AA)
     ex, ey = 0.5 * s + fx, rng.uniform(0.40, 0.44) * s + fy
     spread = rng.uniform(0.15, 0.18) * s * np.cos(head_yaw)
-    axes = (rng.uniform(0.075, 0.09) * s, rng.uniform(0.042, 0.052) * s)
+    axes = (rng.uniform(0.085, 0.10) * s, rng.uniform(0.045, 0.055) * s)
     iris_r = axes[1] * rng.uniform(0.85, 0.95)
     iris_rgb = [(90, 55, 30), (60, 40, 25), (70, 110, 150), (80, 120, 80), (110, 110, 120)][rng.integers(5)]
     iris_rgb = np.clip(np.array(iris_rgb) + rng.normal(0, 12, 3), 0, 255)
-    off = (np.sin(eye_yaw) * axes[0] * 0.95, -np.sin(eye_pitch) * axes[1] * 1.3)
+    # The iris travels linearly with the eye-in-head angle, reaching the eye corner region at
+    # EYE_RANGE_DEG: a cartoon eye, larger and more mobile than a real one, so that a model can
+    # learn the mapping from a few thousand samples.
+    lim = np.radians(EYE_RANGE_DEG)
+    off = (np.clip(eye_yaw / lim, -1, 1) * axes[0] * 0.8, -np.clip(eye_pitch / lim, -1, 1) * axes[1] * 0.9)
     brow = tuple(float(v) for v in hair * 0.8)
     for side in (-1, 1):
         c = (ex + side * spread, ey)
@@ -189,7 +195,7 @@ def compose_frame(face: np.ndarray, box, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     frame = _background(rng, max(FRAME_W, FRAME_H))[:FRAME_H, :FRAME_W]
     frame = np.clip(frame, 0, 255).astype(np.uint8)
-    x, y, w, h = (float(v) for v in box)
+    x, y, w, _ = (float(v) for v in box)  # a square patch: the height in cells follows from w
     x0, y0 = int(round(x / GRID_CELLS * FRAME_W)), int(round(y / GRID_CELLS * FRAME_H))
     side = max(1, int(round(w / GRID_CELLS * FRAME_W)))
     if face.ndim == 2:

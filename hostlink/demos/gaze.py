@@ -25,7 +25,7 @@ from .boardcall import InterpreterProbe, ensure_model
 from .calibration import Calibration, CalibrationSchedule, Screen
 from .facedetect import AsyncFaceTracker, Box, FaceTracker, crop_from_face
 from .gazeinput import GazeInputBuilder
-from .overlay import GREEN, draw_box, draw_gaze, draw_hud, draw_target, stage_line
+from .overlay import GREEN, Hud, draw_box, draw_gaze, draw_target, stage_line
 
 DEFAULT_MODEL = "tinytracker_int8.tflite"
 
@@ -138,11 +138,11 @@ class GazePipeline:
             gf.host["host_side_cpu"] = cpu - gf.host.get("interpreter_cpu", 0.0)
         self.last_host_side_ms = gf.host_side_ms
 
-    def draw(self, frame: np.ndarray, gf: GazeFrame, hud: list[str]) -> None:
+    def draw(self, frame: np.ndarray, gf: GazeFrame, hud: Hud) -> None:
         if gf.face is not None:
             draw_box(frame, gf.face, GREEN, 2)
             draw_box(frame, gf.crop, (120, 120, 120), 1)
-        draw_hud(frame, hud)
+        hud.draw(frame)
         if gf.gaze_cm is not None:  # after the HUD: the point stays visible on top of it
             h, w = frame.shape[:2]
             px, py = self.screen.to_pixels(gf.gaze_cm, w, h)
@@ -226,6 +226,7 @@ def run_loop(pipe: GazePipeline, source, *, window=None, sink=None, max_frames: 
     """
     summary = LoopSummary()
     meter = RateMeter()
+    hud, hud_note = Hud(), ""
     start = time.perf_counter()
     try:
         while max_frames is None or summary.frames < max_frames:
@@ -245,7 +246,12 @@ def run_loop(pipe: GazePipeline, source, *, window=None, sink=None, max_frames: 
                 h, w = frame.shape[:2]
                 draw_target(frame, *pipe.screen.to_pixels(schedule.points[k], w, h), collecting)
                 note = f"calibration: look at the dot ({k + 1}/{len(schedule.points)})"
-            pipe.draw(frame, gf, hud_lines(pipe, gf, meter.tick(), note))
+            fps = meter.tick()
+            now = time.perf_counter()
+            if hud.due(now) or note != hud_note:
+                hud.update(hud_lines(pipe, gf, fps, note), now)
+                hud_note = note
+            pipe.draw(frame, gf, hud)
             pipe.finish(gf, t_ready, cpu_ready)
             summary.add(gf)
             if log is not None:

@@ -53,6 +53,37 @@ def draw_hud(frame: np.ndarray, lines: list[str], origin=(8, 8), scale: float = 
         cv2.putText(frame, t, (x0 + 6, y0 + (i + 1) * line_h), FONT, scale, WHITE, 1, cv2.LINE_AA)
 
 
+class Hud:
+    """A HUD panel for a live loop: text is re-rendered at most every ``period_s`` (a readable
+    rate), and every frame only copies the cached panel in, a few microseconds instead of the
+    ~0.5 ms that anti-aliased text costs."""
+
+    def __init__(self, period_s: float = 0.25, origin=(8, 8), scale: float = 0.45):
+        self.period_s, self.origin, self.scale = period_s, origin, scale
+        self._panel: np.ndarray | None = None
+        self._at = -1e9
+
+    def due(self, now: float) -> bool:
+        return self._panel is None or now - self._at >= self.period_s
+
+    def update(self, lines: list[str], now: float) -> None:
+        sizes = [cv2.getTextSize(t, FONT, self.scale, 1)[0] for t in lines]
+        line_h = max(s[1] for s in sizes) + 7
+        panel = np.full((line_h * len(lines) + 6, max(s[0] for s in sizes) + 12, 3), 28, np.uint8)
+        for i, t in enumerate(lines):
+            cv2.putText(panel, t, (6, (i + 1) * line_h), FONT, self.scale, WHITE, 1, cv2.LINE_AA)
+        self._panel, self._at = panel, now
+
+    def draw(self, frame: np.ndarray) -> None:
+        if self._panel is None:
+            return
+        x0, y0 = self.origin
+        h = min(self._panel.shape[0], frame.shape[0] - y0)
+        w = min(self._panel.shape[1], frame.shape[1] - x0)
+        if h > 0 and w > 0:
+            frame[y0:y0 + h, x0:x0 + w] = self._panel[:h, :w]
+
+
 def stage_line(stages: dict, total_ms: float | None = None) -> str:
     """``board: capture 17.9  inference 0.86  transfer 0.24 = 19.0 ms`` from CaptureResult.stages."""
     parts = [f"{k} {v.duration_ms:.2f}" for k, v in stages.items()]

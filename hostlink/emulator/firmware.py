@@ -10,10 +10,12 @@ source checkout (the firmware/ tree) and a C compiler; ``make -C firmware host``
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import select
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,7 +41,14 @@ def build_host_port(sanitize: bool = False) -> Path:
         raise ConfigError(f"no firmware sources at {FIRMWARE_DIR}",
                           "the C host port needs a source checkout of hostlink (git clone), not an installed wheel")
     target = "host-asan" if sanitize else "host"
-    proc = subprocess.run(["make", "-C", str(FIRMWARE_DIR), target], capture_output=True, text=True)
+    if shutil.which("make") is None or shutil.which("cc") is None:
+        raise ConfigError("building the C host port needs make and a C compiler",
+                          "apt-get install build-essential (or use the Python emulator: emu:BOARD)")
+    lock_path = FIRMWARE_DIR / "build" / ".build-lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:  # parallel test workers must not compile the same file at once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = subprocess.run(["make", "-C", str(FIRMWARE_DIR), target], capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise ConfigError(f"building the C host port failed (make -C firmware {target}):\n{tail}",
@@ -131,3 +140,14 @@ def start_host_port(board: str = "coralmicro", *, sanitize: bool = False, build:
     if not binary.exists():
         raise ConfigError(f"{binary} does not exist", "build it: make -C firmware host")
     return HostPortProcess(binary, board, camera=camera, engine=engine, markers=markers)
+
+
+def serve_host_port(board: str, stop, *, camera: str | None = None, engine: str = "litert",
+                    sanitize: bool = False, on_ready=print) -> None:
+    """``hostlink emulate --firmware host``: run hl-host on a pty until ``stop`` (an Event) is set."""
+    with start_host_port(board, sanitize=sanitize, camera=camera, engine=engine) as fw:
+        on_ready(fw.url)
+        while not stop.wait(0.5):
+            if not fw.alive:
+                raise LinkError(f"hl-host exited (status {fw.proc.returncode}):\n{fw.stderr_text()[-2000:]}",
+                                "run it by hand to see why: firmware/build/host/hl-host --pty")

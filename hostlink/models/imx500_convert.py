@@ -73,8 +73,7 @@ def model_name(spec: str) -> str:
     """Bundled model name from 'tinytracker', 'tinytracker_int8.tflite' or a weights bundle path."""
     stem = Path(spec).name
     for suffix in (".weights.npz", ".tflite", ".keras", ".card.json"):
-        if stem.endswith(suffix):
-            stem = stem[: -len(suffix)]
+        stem = stem.removesuffix(suffix)
     stem = stem.removesuffix("_int8")
     if stem not in MODELS:
         raise ConfigError(f"{spec}: the IMX500 conversion knows the bundled models only ({', '.join(MODELS)})",
@@ -144,7 +143,8 @@ class Imx500Result:
 
 def _run(cmd, timeout_s, what):
     try:
-        proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout_s)
+        proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout_s,
+                              check=False)
     except subprocess.TimeoutExpired:
         raise ConversionError(f"{what} took longer than {timeout_s:.0f} s",
                               hint="a loaded host is slow; raise --timeout") from None

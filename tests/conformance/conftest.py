@@ -21,6 +21,7 @@ import contextlib
 import pytest
 
 from board_session import RawBoard
+from firmware_launchers import FIRMWARE_LAUNCHERS
 
 
 @contextlib.contextmanager
@@ -31,6 +32,7 @@ def python_emulator(request):
 
 BOARD_LAUNCHERS = [
     pytest.param(python_emulator, id="python-emulator"),
+    *FIRMWARE_LAUNCHERS,
 ]
 
 

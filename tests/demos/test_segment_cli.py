@@ -37,8 +37,8 @@ def test_overlays_probabilities_and_metrics_are_written(image_dir, tiny_segmente
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert [r["tiles"] for r in doc["images"]] == [1, 1]
-    for name, shape in (("a", (40, 52)), ("b", (16, 16))):
-        assert cv2.imread(str(out / f"{name}_overlay.png")).shape[:2] == shape
+    for name, shape, grow in (("a", (40, 52), 7), ("b", (16, 16), 24)):
+        assert cv2.imread(str(out / f"{name}_overlay.png")).shape[:2] == (shape[0] * grow, shape[1] * grow)
         assert cv2.imread(str(out / f"{name}_prob.png"), cv2.IMREAD_GRAYSCALE).shape == shape
     overall = doc["overall"]
     assert overall["pixels"] == 40 * 52 + 16 * 16

@@ -43,6 +43,17 @@
 #define HL_CFG_MAX_DIMS 6u
 #endif
 
+/* Byte ranges tracked per upload and per host input (hl_coverage_t in hl_state): chunks may arrive
+ * out of order or twice, and each gap between received ranges costs one span. */
+#ifndef HL_CFG_MAX_SPANS
+#define HL_CFG_MAX_SPANS 16u
+#endif
+
+/* Stage records per frame (hl_stages_t, on the stack during a capture). */
+#ifndef HL_CFG_MAX_STAGE_RECORDS
+#define HL_CFG_MAX_STAGE_RECORDS 8u
+#endif
+
 /* Bytes of the staged model read back per step while checking the whole-image CRC at commit
  * (a stack buffer in hl_model.c): bigger is faster on flash that reads in pages. */
 #ifndef HL_CFG_VERIFY_CHUNK
@@ -75,6 +86,9 @@ HL_STATIC_ASSERT(HL_CFG_MAX_INPUTS >= 1u && HL_CFG_MAX_INPUTS <= 255u, "tensor c
 HL_STATIC_ASSERT(HL_CFG_MAX_OUTPUTS >= 1u && HL_CFG_MAX_OUTPUTS <= 255u, "tensor counts are u8 on the wire");
 HL_STATIC_ASSERT(HL_CFG_MAX_DIMS >= 1u && HL_CFG_MAX_DIMS <= 255u, "ranks are u8 on the wire");
 HL_STATIC_ASSERT(HL_CFG_VERIFY_CHUNK >= 16u && HL_CFG_VERIFY_CHUNK <= 4096u, "HL_CFG_VERIFY_CHUNK lives on the stack");
+HL_STATIC_ASSERT(HL_CFG_MAX_SPANS >= 2u && HL_CFG_MAX_SPANS <= 255u, "span counts are uint8_t");
+HL_STATIC_ASSERT(HL_CFG_MAX_STAGE_RECORDS >= 4u && HL_CFG_MAX_STAGE_RECORDS <= 255u,
+                 "a frame records up to four stages; counts are u8 on the wire");
 HL_STATIC_ASSERT(HL_CFG_TEXT_MAX >= 32u && HL_CFG_TEXT_MAX <= 255u, "HL_CFG_TEXT_MAX lives on the stack");
 /* The wire layouts the hand-written encoders and decoders assume; a protocol change that moves
  * them breaks the build here instead of on the wire. */

@@ -81,7 +81,6 @@ typedef struct {
  * that can tell finer stages apart calls hl_stage_enter() itself (PREPROCESS after the sensor
  * readout, TRANSFER while fetching results from an accelerator). Entering a stage ends the
  * previous one and drives the marker pins. */
-#define HL_MAX_STAGE_RECORDS 8u
 typedef struct {
     uint8_t stage;
     uint64_t start;
@@ -90,7 +89,7 @@ typedef struct {
 typedef struct {
     uint8_t count;
     uint8_t current;
-    hl_stage_time_t t[HL_MAX_STAGE_RECORDS];
+    hl_stage_time_t t[HL_CFG_MAX_STAGE_RECORDS];
 } hl_stages_t;
 
 void hl_stage_enter(hl_stages_t *st, uint8_t stage);

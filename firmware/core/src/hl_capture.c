@@ -168,16 +168,19 @@ hl_status_t hl_on_capture(const hl_frame_t *f, hl_rd_t *rd)
         return HL_ERR_SOURCE_UNSUPPORTED;
     }
     uint16_t seq = f->seq; /* f->payload is not used past this point: waiting may move the rx buffer */
-    uint64_t t0 = hl_port_time_us();
+    uint64_t prev_start = 0;
     for (uint32_t i = 0; i < count; i++) {
-        if (period_us != 0u) {
-            wait_until(t0 + (uint64_t)i * period_us);
+        /* each frame starts at least a period after the one before, like a sensor's frame clock:
+         * a frame that overran delays the next instead of causing a burst to catch up */
+        if (period_us != 0u && i > 0u) {
+            wait_until(prev_start + period_us);
         }
         hl_stages_t st;
         hl_status_t s = run_frame(from_host, i, &st);
         if (s != HL_OK) {
             return s;
         }
+        prev_start = st.count > 0u ? st.t[0].start : hl_port_time_us();
         s = send_result(seq, i, count, &st);
         if (s != HL_OK) {
             return s;

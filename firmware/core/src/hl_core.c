@@ -77,7 +77,10 @@ static void cache_append(const uint8_t *data, size_t n)
         return;
     }
     if ((size_t)e->len + n > HL_CFG_REPLY_CACHE_BYTES) {
-        cache.used -= e->len; /* the entry stays, marked: a repeat runs the request again */
+        /* the entry stays, marked: a repeat runs the request again. It is the newest, so giving
+         * its bytes back is rewinding the head: free space stays one run after the head. */
+        cache.used -= e->len;
+        cache.head = e->start;
         e->len = 0;
         e->state = CE_TOO_BIG;
         return;
@@ -303,16 +306,10 @@ static void handle(const hl_frame_t *f)
         st = hl_fail(HL_ERR_BAD_PAYLOAD, "malformed ");
         hl_text_str(hl_text_str(hl_fail_text(), route->name), " payload: too short");
     } else {
-        st = route->fn(f, &rd);
-        if (st == HL_OK && !rd.ok) {
-            /* a handler that read past the end and still answered would be a core bug */
-            st = hl_fail(HL_ERR_INTERNAL, "handler read past its payload");
-        }
+        st = route->fn(f, &rd); /* reads past min_len are bounds-checked by hl_rd_* */
     }
     if (st != HL_OK) {
-        if (tx.open) { /* a capture that failed mid-way: its results so far stay sent */
-            tx.open = false;
-        }
+        /* after a capture that failed mid-way, the results already sent stay sent */
         reply_error(f->seq, st, hl_state.msg.buf, cacheable);
     }
     if (cacheable) {
@@ -372,7 +369,7 @@ void hl_stage_enter(hl_stages_t *st, uint8_t stage)
         st->t[st->count - 1u].end = now;
     }
     st->current = HL_STAGE_IDLE;
-    if (stage != HL_STAGE_IDLE && st->count < HL_MAX_STAGE_RECORDS) {
+    if (stage != HL_STAGE_IDLE && st->count < HL_CFG_MAX_STAGE_RECORDS) {
         hl_stage_time_t *t = &st->t[st->count++];
         t->stage = stage;
         t->start = now;

@@ -10,7 +10,6 @@
 
 /* Byte ranges received so far (model image, each host input). Chunks may arrive out of order or
  * twice (retries); adjacent and overlapping ranges merge, so an in-order upload is one span. */
-#define HL_MAX_SPANS 16u
 typedef struct {
     uint32_t start;
     uint32_t end;
@@ -18,11 +17,11 @@ typedef struct {
 typedef struct {
     uint8_t n;
     uint32_t covered; /* bytes in the union of the spans */
-    hl_span_t s[HL_MAX_SPANS];
+    hl_span_t s[HL_CFG_MAX_SPANS];
 } hl_coverage_t;
 
 void hl_cover_reset(hl_coverage_t *c);
-/* false when the range would need more than HL_MAX_SPANS separate spans. */
+/* false when the range would need more than HL_CFG_MAX_SPANS separate spans. */
 bool hl_cover_add(hl_coverage_t *c, uint32_t start, uint32_t end);
 bool hl_cover_complete(const hl_coverage_t *c, uint32_t size);
 

@@ -34,7 +34,7 @@ bool hl_cover_add(hl_coverage_t *c, uint32_t start, uint32_t end)
         hi++;
     }
     uint8_t n_after = (uint8_t)(c->n - (hi - lo) + 1u);
-    if (n_after > HL_MAX_SPANS) {
+    if (n_after > HL_CFG_MAX_SPANS) {
         return false;
     }
     /* replace spans [lo, hi) by the merged one, keeping the list sorted */

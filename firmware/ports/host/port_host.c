@@ -207,7 +207,7 @@ hl_status_t hl_port_model_activate(hl_model_info_t *info)
         uint32_t bytes = hl_tensor_bytes(s);
         if (bytes == 0u || bytes > HL_HOST_TENSOR_MAX) {
             static char msg[HL_CFG_TEXT_MAX + 1];
-            snprintf(msg, sizeof msg, "tensor %s is %u bytes; this port stages tensors of 1..%u bytes", s->name,
+            snprintf(msg, sizeof msg, "tensor %.60s is %u bytes; this port stages tensors of 1..%u bytes", s->name,
                      (unsigned)bytes, (unsigned)HL_HOST_TENSOR_MAX);
             return hl_core_refuse(HL_ERR_MODEL_ARENA_TOO_LARGE, msg);
         }
