@@ -309,9 +309,11 @@ def _segment_camera(runner, camera, frames, out, threshold, headless, hud_head) 
 @click.option("--split", default="test", show_default=True, help="GazeCapture split.")
 @click.option("--threshold", type=float, default=0.5, show_default=True, help="Segmentation threshold.")
 @click.option("--scale", type=int, default=None, help="Segmentation: longer side the model sees (tiles above the input size).")
+@click.option("--fov", is_flag=True, help="Segmentation: score inside the field of view only (the dataset's fov/ masks, "
+              "else the bright disc).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
-def eval_cmd(ctx, board, data, out_dir, resume, model, limit, split, threshold, scale, as_json):
+def eval_cmd(ctx, board, data, out_dir, resume, model, limit, split, threshold, scale, fov, as_json):
     """Stream a labelled dataset through the board, check every output bit-exactly against the host
     reference interpreter, and print the task metrics. Resumable with --resume."""
     from ..demos.datasets import open_dataset
@@ -319,7 +321,7 @@ def eval_cmd(ctx, board, data, out_dir, resume, model, limit, split, threshold, 
     ds = open_dataset(data, split=split)
     out = Path(out_dir) if out_dir else Path("eval-out") / Path(data).resolve().name
     with open_board(ctx, board) as dev:
-        ev = Evaluator(dev, ds, out, model=model, resume=resume, threshold=threshold, scale=scale)
+        ev = Evaluator(dev, ds, out, model=model, resume=resume, threshold=threshold, scale=scale, fov=fov)
         if resume:
             say(f"resuming {out}: {ev.state.done} of {ev.state.total} done")
         progress, update = count_progress(f"eval {ds.task}")

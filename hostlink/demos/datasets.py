@@ -3,7 +3,8 @@
 Layouts read:
 - hostlink's own (``dataset.json`` names the task), written by ``write_gaze`` / ``write_segment``
   (``hostlink datasets make-synthetic``): gaze = ``faces/*.png`` + ``samples.jsonl`` (face-grid box
-  in cells, target in cm); segmentation = ``images/*.png`` + ``labels/*.png`` (same names).
+  in cells, target in cm); segmentation = ``images/*.png`` + ``labels/*.png`` + ``fov/*.png``
+  (vessel masks and fields of view, same names).
 - GazeCapture's published per-subject folders (``*/info.json``), via hostlink.datasets.gazecapture.
 - A CHASE_DB1-style folder: images with their grader masks beside them (``Image_01L.jpg`` +
   ``Image_01L_1stHO.png``), or ``images/`` + ``labels/``.
@@ -37,6 +38,7 @@ class SegmentSample:
     id: str
     image: np.ndarray  # uint8 RGB
     label: np.ndarray  # bool (H, W)
+    fov: np.ndarray | None = None  # bool (H, W) field of view, when the dataset has one
 
 
 class Dataset:
@@ -109,7 +111,8 @@ class GazeCaptureSet(Dataset):
 class SegmentFolder(Dataset):
     task = "segment"
 
-    def __init__(self, images: list[Path], labels_dir: Path, name: str):
+    def __init__(self, images: list[Path], labels_dir: Path, name: str, fov_dir: Path | None = None):
+        self.fov_dir = fov_dir if fov_dir is not None and fov_dir.is_dir() else None
         self.pairs = []
         for img in images:
             lab = find_label(labels_dir, img)
@@ -126,7 +129,10 @@ class SegmentFolder(Dataset):
     def samples(self, start: int = 0) -> Iterator[SegmentSample]:
         for img, lab in self.pairs[start:]:
             rgb = read_rgb(img)
-            yield SegmentSample(img.stem, rgb, read_label(lab, rgb.shape[:2]))
+            fov = None
+            if self.fov_dir is not None and (self.fov_dir / f"{img.stem}.png").is_file():
+                fov = read_label(self.fov_dir / f"{img.stem}.png", rgb.shape[:2])
+            yield SegmentSample(img.stem, rgb, read_label(lab, rgb.shape[:2]), fov)
 
 
 def open_dataset(path: str | Path, split: str = "test") -> Dataset:
@@ -143,7 +149,8 @@ def open_dataset(path: str | Path, split: str = "test") -> Dataset:
         if task == "gaze":
             return HostlinkGaze(root)
         if task == "segment":
-            return SegmentFolder(list_images([root / "images"]), root / "labels", f"{root.name} (hostlink segment)")
+            return SegmentFolder(list_images([root / "images"]), root / "labels", f"{root.name} (hostlink segment)",
+                                 root / "fov")
         raise ConfigError(f"{meta} names task {task!r}; expected gaze or segment")
     if any((p / "info.json").is_file() for p in root.iterdir() if p.is_dir()):
         return GazeCaptureSet(root, split)
@@ -196,6 +203,7 @@ def write_segment(out: Path, n: int, seed: int, size: int = 96, progress=None) -
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)
+    (out / "fov").mkdir(parents=True, exist_ok=True)
     chunk = 1000  # as for gaze: the first N of a seed are the generator's first N
     for lo in range(0, n, chunk):
         part = fundus_samples(min(chunk, n - lo), seed + lo, size=size)
@@ -203,6 +211,7 @@ def write_segment(out: Path, n: int, seed: int, size: int = 96, progress=None) -
             name = f"{lo + j:06d}.png"
             cv2.imwrite(str(out / "images" / name), cv2.cvtColor(part.images[j], cv2.COLOR_RGB2BGR))
             cv2.imwrite(str(out / "labels" / name), (part.masks[j] > 0).astype(np.uint8) * 255)
+            cv2.imwrite(str(out / "fov" / name), (part.fov[j] > 0).astype(np.uint8) * 255)
         if progress:
             progress(min(n, lo + chunk), n)
     _write_json(out / "dataset.json", dict(format=FORMAT, task="segment", count=n, seed=seed, size=size,

@@ -28,7 +28,7 @@ from .gaze import DEFAULT_MODEL as GAZE_MODEL
 from .gazeinput import GazeInputBuilder
 from .metrics import GazeMetrics, SegmentationMetrics
 from .segment import DEFAULT_MODEL as SEGMENT_MODEL
-from .segment import SegmentRunner
+from .segment import SegmentRunner, fov_mask
 
 STATE_VERSION = 1
 
@@ -47,6 +47,7 @@ class EvalState:
     model_sha256: str
     board: str
     total: int
+    scoring: dict = field(default_factory=dict)  # settings the metrics depend on (threshold, fov, scale)
     done: int = 0
     checked: int = 0
     mismatches: list = field(default_factory=list)  # [{id, output, max_abs_diff}]
@@ -91,12 +92,14 @@ class Evaluator:
     """Streams ``dataset`` through ``dev``; ``run()`` returns the final state."""
 
     def __init__(self, dev, dataset: Dataset, out: Path, *, model: str | Path | None = None, resume: bool = False,
-                 checkpoint: int = 20, threshold: float = 0.5, scale: int | None = None):
+                 checkpoint: int = 20, threshold: float = 0.5, scale: int | None = None, fov: bool = False):
         self.dev, self.dataset, self.out = dev, dataset, Path(out)
         self.checkpoint = checkpoint
+        self.fov = fov
         path = Path(model) if model else bundled_model(GAZE_MODEL if dataset.task == "gaze" else SEGMENT_MODEL)
         fresh = EvalState(task=dataset.task, data=str(getattr(dataset, "root", dataset.name)), model=path.name,
                           model_sha256=_sha(read_model_file(path)), board=dev.info.board, total=len(dataset),
+                          scoring=dict(threshold=threshold, fov=fov, scale=scale) if dataset.task == "segment" else {},
                           started=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         self.out.mkdir(parents=True, exist_ok=True)
         have = (self.out / "state.json").is_file()
@@ -104,7 +107,7 @@ class Evaluator:
             if not have:
                 raise ConfigError(f"nothing to resume in {self.out} (no state.json)", "drop --resume to start a run there")
             self.state = EvalState.load(self.out)
-            for key in ("task", "model_sha256", "total"):
+            for key in ("task", "model_sha256", "total", "scoring"):
                 if getattr(self.state, key) != getattr(fresh, key):
                     raise ConfigError(f"the run in {self.out} has {key} {getattr(self.state, key)!r}, this one "
                                       f"{getattr(fresh, key)!r}", "resume with the same --data and --model, or use a new --out")
@@ -171,7 +174,10 @@ class Evaluator:
         res = self.runner.predict(s.image)
         exact = all([self._check(s.id, x, outs) for x, outs in res.tiles])
         self._add_board_ms(res.captures)
-        one = self.metrics.add(res.prob, s.label)
+        mask = None
+        if self.fov:
+            mask = s.fov if s.fov is not None else fov_mask(s.image)
+        one = self.metrics.add(res.prob, s.label, mask)
         return dict(id=s.id, tiles=len(res.tiles), bit_exact=exact,
                     **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in one.items()})
 

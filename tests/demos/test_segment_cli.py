@@ -92,6 +92,7 @@ def test_masks_overlap_the_synthetic_vessels(tmp_path):
     res = _segment(str(data / "images"), "--labels", str(data / "labels"), "--out", str(tmp_path / "out"), "--json")
     assert res.exit_code == 0, res.output
     overall = json.loads(res.stdout)["overall"]
-    assert overall["roc_auc"] > 0.85, overall
-    assert overall["dice"] > 0.5, overall
-    assert overall["sensitivity"] > 0.5 and overall["specificity"] > 0.9, overall
+    # The card's held-out figures are AUC 0.99, Dice 0.91: these bars leave room for retraining.
+    assert overall["roc_auc"] > 0.9, overall
+    assert overall["dice"] > 0.7, overall
+    assert overall["sensitivity"] > 0.6 and overall["specificity"] > 0.95, overall
