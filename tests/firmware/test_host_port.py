@@ -33,10 +33,10 @@ def test_markers_follow_every_stage_of_every_frame(tmp_path, tiny_model):
     assert stages[1:] == [1, 2, 3, 4, 0] * 2
     times = [t for t, _ in lines]
     assert times == sorted(times)
-    # the RESULT timestamps are the marker edges: same clock, same instants
+    # the marker edges follow the RESULT timestamps (same clock) by the pin-write latency only
     for r, frame_marks in zip(results, (lines[1:6], lines[6:11])):
-        assert r.stages["capture"].start_us == frame_marks[0][0]
-        assert r.stages["transfer"].end_us == frame_marks[4][0]
+        assert 0 <= frame_marks[0][0] - r.stages["capture"].start_us < 2000
+        assert 0 <= frame_marks[4][0] - r.stages["transfer"].end_us < 2000
 
 
 def test_activation_is_a_rename_of_the_verified_image(tmp_path, tiny_model, float_model):
