@@ -17,6 +17,7 @@ import numpy as np
 
 import hostlink
 
+from ..errors import HostlinkError
 from .calibration import Screen
 from .gaze import GazePipeline, run_loop
 from .overlay import draw_hud, mask_overlay
@@ -79,9 +80,14 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     out = Path(argv[0] if argv else "docs/img")
     out.mkdir(parents=True, exist_ok=True)
+    failed = 0
     for make in (gaze_shot, segment_shot):
-        print(f"wrote {make(out)}")
-    return 0
+        try:
+            print(f"wrote {make(out)}")
+        except HostlinkError as err:  # one shot failing should not cost the other
+            print(f"error: {make.__name__}: {err}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
