@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test bench vectors models imx500-env firmware fuzz clean
+.PHONY: setup demo test bench vectors firmware fuzz clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,18 +19,34 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/hostlink demo
 
-## test: everything CI runs
+## test: everything CI runs (installs the cross compiler, clang and qemu first if missing)
 test: setup
+	sh tools/setup-firmware-toolchain.sh
 	$(BIN)/python tools/gen_vectors.py --check
+	$(BIN)/python tools/gen_c_header.py --check
+	$(MAKE) -C firmware PYTHON=$(abspath $(BIN)/python)
 	$(BIN)/python -m pytest -n auto
 
-## bench: the benchmarks quoted in the README
+## firmware: the C board core: Linux port, Cortex-M7/M4F cross builds, size table
+firmware: setup
+	sh tools/setup-firmware-toolchain.sh
+	$(MAKE) -C firmware PYTHON=$(abspath $(BIN)/python)
+
+## fuzz: libFuzzer on the C frame parser for FUZZ_SECONDS (default 600)
+fuzz: setup
+	sh tools/setup-firmware-toolchain.sh
+	$(MAKE) -C firmware fuzz PYTHON=$(abspath $(BIN)/python)
+
+## bench: the benchmarks quoted in the README (ppk2-api is installed as the decode peer)
 bench: setup
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/bench_spine.py
+	$(BIN)/python bench/bench_ppk2_decode.py
+	test ! -f bench/bench_gaze.py || $(BIN)/python bench/bench_gaze.py
 
 ## vectors: regenerate protocols/vectors after a reviewed protocol change
 vectors: setup
 	$(BIN)/python tools/gen_vectors.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build firmware/build *.egg-info .pytest_cache
