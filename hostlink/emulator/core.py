@@ -208,7 +208,10 @@ class BoardCore:
         self._send(P.MsgType.DEVICE_INFO, seq, M.DeviceInfo.build(info), out)
 
     def _model_begin(self, seq, body, out):
-        fmt = P.ModelFormat[str(body.format)]
+        try:
+            fmt = P.ModelFormat[str(body.format)]
+        except KeyError:
+            raise BoardError(P.ErrorCode.MODEL_FORMAT_UNSUPPORTED, f"unknown model format {int(body.format)}") from None
         self._staging = None
         self.backend.check_begin(body.size, fmt, body.name)
         if body.size == 0:
@@ -291,7 +294,10 @@ class BoardCore:
         m = self.active
         if m is None:
             raise BoardError(P.ErrorCode.NO_MODEL, "no model is loaded; upload one first")
-        source = P.InputSource[str(body.source)]
+        try:
+            source = P.InputSource[str(body.source)]
+        except KeyError:
+            raise BoardError(P.ErrorCode.SOURCE_UNSUPPORTED, f"unknown input source {int(body.source)}") from None
         host_inputs = None
         if source == P.InputSource.HOST:
             host_inputs = []
