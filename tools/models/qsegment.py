@@ -46,7 +46,9 @@ def qsegment(input_shape=INPUT) -> keras.Model:
     x = _ds_conv(x, BOTTLENECK, 1, "bottleneck")
     for i, (ch, skip) in enumerate(zip(DECODER, reversed(skips)), start=1):
         x = _ds_conv(x, ch, 1, f"dec{i}")
-        x = layers.UpSampling2D(2, interpolation="nearest", name=f"dec{i}_up")(x)
+        # Resizing, not UpSampling2D: Keras 3 exports UpSampling2D as TILE + RESHAPE, which
+        # tflite-micro cannot run; Resizing exports RESIZE_NEAREST_NEIGHBOR.
+        x = layers.Resizing(x.shape[1] * 2, x.shape[2] * 2, interpolation="nearest", name=f"dec{i}_up")(x)
         s = layers.Conv2D(ch, 1, use_bias=False, name=f"dec{i}_skip")(skip)
         s = layers.BatchNormalization(name=f"dec{i}_skip_bn")(s)
         x = layers.Add(name=f"dec{i}_add")([x, s])
