@@ -34,6 +34,17 @@ def _ds_conv(x, ch: int, stride: int, name: str):
     return _bn_relu(x, f"{name}_pw")
 
 
+def _upsample2x(x, name: str):
+    """Nearest-neighbour 2x. Keras 3 exports UpSampling2D as TILE + RESHAPE, which tflite-micro
+    cannot run, while Resizing exports RESIZE_NEAREST_NEIGHBOR; Resizing needs a static size, so
+    the crop-trained (dynamic) model uses UpSampling2D and the exported fixed-size twin, which gets
+    the same weights (neither layer has any), uses Resizing. Both compute the same values."""
+    h, w = x.shape[1], x.shape[2]
+    if h is None or w is None:
+        return layers.UpSampling2D(2, interpolation="nearest", name=name)(x)
+    return layers.Resizing(h * 2, w * 2, interpolation="nearest", name=name)(x)
+
+
 def qsegment(input_shape=INPUT) -> keras.Model:
     inp = keras.Input(input_shape, name="fundus")
     x = layers.Conv2D(ENCODER[0], 3, strides=2, padding="same", use_bias=False, name="enc1")(inp)
@@ -46,9 +57,7 @@ def qsegment(input_shape=INPUT) -> keras.Model:
     x = _ds_conv(x, BOTTLENECK, 1, "bottleneck")
     for i, (ch, skip) in enumerate(zip(DECODER, reversed(skips)), start=1):
         x = _ds_conv(x, ch, 1, f"dec{i}")
-        # Resizing, not UpSampling2D: Keras 3 exports UpSampling2D as TILE + RESHAPE, which
-        # tflite-micro cannot run; Resizing exports RESIZE_NEAREST_NEIGHBOR.
-        x = layers.Resizing(x.shape[1] * 2, x.shape[2] * 2, interpolation="nearest", name=f"dec{i}_up")(x)
+        x = _upsample2x(x, f"dec{i}_up")
         s = layers.Conv2D(ch, 1, use_bias=False, name=f"dec{i}_skip")(skip)
         s = layers.BatchNormalization(name=f"dec{i}_skip_bn")(s)
         x = layers.Add(name=f"dec{i}_add")([x, s])
