@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test bench vectors firmware fuzz clean
+.PHONY: setup demo test bench vectors firmware fuzz models imx500-env clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,17 @@ bench: setup
 	$(BIN)/python bench/bench_spine.py
 	$(BIN)/python bench/bench_ppk2_decode.py
 	test ! -f bench/bench_gaze.py || $(BIN)/python bench/bench_gaze.py
+
+## models: rebuild the bundled INT8 models and their cards (TensorFlow in its own .venv-train)
+models: setup
+	test -x .venv-train/bin/python || $(PYTHON) -m venv .venv-train
+	.venv-train/bin/python -m pip install --quiet -r tools/requirements-train.txt
+	.venv-train/bin/python tools/models/build.py --model all
+
+## imx500-env: Sony's MCT + imx500-converter (TensorFlow 2.15, Java) for `hostlink convert --board imx500`
+imx500-env:
+	test -x .venv-imx500/bin/python || $(PYTHON) -m venv .venv-imx500
+	.venv-imx500/bin/python -m pip install --quiet -r tools/requirements-imx500.txt
 
 ## vectors: regenerate protocols/vectors after a reviewed protocol change
 vectors: setup
