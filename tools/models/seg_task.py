@@ -1,6 +1,8 @@
 """Data, training, evaluation and card for the vessel segmenter (qsegment)."""
 from __future__ import annotations
 
+import os
+import platform
 import time
 
 import keras
@@ -156,7 +158,8 @@ def build(args, plan, write_outputs, versions, paper, n_rep):
                     "scored_inside": "field of view", "float": m_f, "int8": m_q},
         "build": {"command": args.command,
                   "seconds": {"data": round(t_data, 1), "train": round(t_train, 1),
-                              "total": round(time.time() - t0, 1)}, **versions()},
+                              "total": round(time.time() - t0, 1)},
+                  "host": f"{platform.machine()}, {os.cpu_count()} CPU", **versions()},
     }
     write_outputs("qsegment", model, tflite, card, xv[:4])
     return card
