@@ -60,6 +60,12 @@
 #define HL_CFG_VERIFY_CHUNK 256u
 #endif
 
+/* Largest write_align a port's storage may declare (hl_storage_geometry_t): the model store's
+ * header and commit word are padded to it in a stack buffer (hl_store.c). */
+#ifndef HL_CFG_STORE_ALIGN_MAX
+#define HL_CFG_STORE_ALIGN_MAX 256u
+#endif
+
 /* Longest ERROR message / LOG text the core formats (a stack buffer in hl_core.c). */
 #ifndef HL_CFG_TEXT_MAX
 #define HL_CFG_TEXT_MAX 96u
@@ -89,6 +95,9 @@ HL_STATIC_ASSERT(HL_CFG_VERIFY_CHUNK >= 16u && HL_CFG_VERIFY_CHUNK <= 4096u, "HL
 HL_STATIC_ASSERT(HL_CFG_MAX_SPANS >= 2u && HL_CFG_MAX_SPANS <= 255u, "span counts are uint8_t");
 HL_STATIC_ASSERT(HL_CFG_MAX_STAGE_RECORDS >= 4u && HL_CFG_MAX_STAGE_RECORDS <= 255u,
                  "a frame records up to four stages; counts are u8 on the wire");
+HL_STATIC_ASSERT(HL_CFG_STORE_ALIGN_MAX >= 4u && HL_CFG_STORE_ALIGN_MAX <= 1024u &&
+                     (HL_CFG_STORE_ALIGN_MAX & (HL_CFG_STORE_ALIGN_MAX - 1u)) == 0u,
+                 "HL_CFG_STORE_ALIGN_MAX is a power of two of at most 1 KiB (a stack buffer)");
 HL_STATIC_ASSERT(HL_CFG_TEXT_MAX >= 32u && HL_CFG_TEXT_MAX <= 255u, "HL_CFG_TEXT_MAX lives on the stack");
 /* The wire layouts the hand-written encoders and decoders assume; a protocol change that moves
  * them breaks the build here instead of on the wire. */

@@ -1,4 +1,4 @@
-/* hl_port.h: the ten functions a board port implements, and the types they exchange.
+/* hl_port.h: the functions a board port implements, and the types they exchange.
  *
  * The core calls these from one thread (the protocol task, or main() on bare metal) and never from
  * an interrupt. A port's ISR only queues bytes into its own ring; hl_port_link_read drains it.
@@ -7,9 +7,30 @@
  *
  *   link       hl_port_link_read, hl_port_link_write
  *   time       hl_port_time_us, hl_port_marker
- *   models     hl_port_staging, hl_port_model_activate
+ *   storage    hl_port_storage_geometry, hl_port_storage_erase, hl_port_storage_write,
+ *              hl_port_storage_read                     (HL_PORT_HAS_STORAGE 1)
+ *   models     hl_port_model_check, hl_port_model_switch (HL_PORT_HAS_STORAGE 1)
+ *              hl_port_staging, hl_port_model_activate   (HL_PORT_HAS_STORAGE 0, transitional)
  *   frames     hl_port_tensor, hl_port_camera_capture, hl_port_invoke
  *   board      hl_port_reboot
+ *
+ * Model store (HL_PORT_HAS_STORAGE 1, core/src/hl_store.c). The port hands the core one region of
+ * storage (flash, or RAM on a board that keeps nothing across a reset) and declares its geometry;
+ * the core splits it into two slots and owns everything written there:
+ *
+ *     slot = [ header | commit word | image ]     each record starts on a write_align boundary
+ *
+ * MODEL_BEGIN erases the slot that does not hold the running model (only the erase blocks the
+ * image needs). MODEL_CHUNKs program the image; a retried range is programmed once. MODEL_COMMIT
+ * reads the image back and checks its CRC-32, asks hl_port_model_check to admit it (nothing
+ * switches), checks that the core can describe it (tensor counts, ranks, sizes), and only then
+ * writes the header (magic, version, sequence = newest + 1, size, CRC-32, format, name, header
+ * CRC) and, last, the commit word; then hl_port_model_switch makes it the running model. At boot
+ * (hl_core_init) the core takes the valid slot with the highest sequence number - header CRC,
+ * commit word and image CRC-32 all checked - has the port check and switch to it, and falls back
+ * to the other slot if that fails. A power cut at any storage call therefore leaves either the
+ * previous model or the new one, never a mix: until the commit word is complete the new slot
+ * is not valid, and the previous slot is not touched by an upload.
  */
 #ifndef HL_PORT_H
 #define HL_PORT_H
@@ -95,12 +116,6 @@ typedef struct {
 void hl_stage_enter(hl_stages_t *st, uint8_t stage);
 
 typedef enum {
-    HL_STAGING_OPEN = 0,  /* len = image size: erase/allocate the staging slot; MODEL_TOO_LARGE if it cannot hold it */
-    HL_STAGING_WRITE = 1, /* copy len bytes from data to the staging slot at offset */
-    HL_STAGING_READ = 2,  /* copy len bytes at offset from the staging slot into data (whole-image CRC check) */
-} hl_staging_op_t;
-
-typedef enum {
     HL_TENSOR_HOST_INPUT = 0, /* where INPUT bytes for input `index` are staged (may alias the model's input) */
     HL_TENSOR_OUTPUT = 1,     /* output `index` after hl_port_invoke */
 } hl_tensor_kind_t;
@@ -118,6 +133,67 @@ uint64_t hl_port_time_us(void);
 /* Drive the stage id (hl_stage_t) on the marker pins; HL_STAGE_IDLE (0) between frames. */
 void hl_port_marker(uint8_t stage);
 
+/* 1: the port implements the storage HAL and the two-step model admission below, and the core
+ * runs the power-safe two-slot store. 0: the port still implements the earlier staging contract
+ * (hl_port_staging + hl_port_model_activate, admission and switch in one call); kept only so that
+ * ports not yet moved over keep building. Define it on the compiler command line (the same value
+ * for the core and the port), or in the port's HL_PORT_CONFIG header. */
+#ifndef HL_PORT_HAS_STORAGE
+#define HL_PORT_HAS_STORAGE 0
+#endif
+
+#if HL_PORT_HAS_STORAGE
+/* The storage region the port lends the model store. Offsets in the calls below are relative to
+ * its start; the core never touches a byte at or past size. */
+typedef struct {
+    uint32_t size;        /* bytes in the region; holds two slots of size / 2 rounded down to erase_block */
+    uint32_t erase_block; /* erase granularity in bytes, a power of two; the core erases whole blocks */
+    uint32_t write_align; /* a power of two, 1..HL_CFG_STORE_ALIGN_MAX: header, commit word and image
+                           * start on multiples of it, and the header and the commit word are each
+                           * written by one call whose length is a multiple of it */
+    uint8_t erased;       /* the value an erased byte reads as (0xFF on NOR flash) */
+} hl_storage_geometry_t;
+
+/* The region's geometry (usually a const in flash). Called at init and at every MODEL_BEGIN. */
+const hl_storage_geometry_t *hl_port_storage_geometry(void);
+
+/* Erase len bytes at offset; both are multiples of erase_block. Afterwards every byte reads as
+ * `erased`. Blocking. */
+HL_CHECK_RESULT hl_status_t hl_port_storage_erase(uint32_t offset, uint32_t len);
+
+/* Program len bytes at offset. The core only programs bytes erased since their last erase, and
+ * each at most once between erases. Offset and length are arbitrary for image data (host chunks
+ * are not aligned), aligned to write_align for the header and commit word: a port whose flash
+ * programs in pages splits or buffers as it needs. Blocking: when it returns HL_OK, the bytes
+ * must survive a power cut (flush any write cache). A power cut during the call may leave any
+ * mix of old and new bytes in the range; the core's CRCs catch that. */
+HL_CHECK_RESULT hl_status_t hl_port_storage_write(uint32_t offset, const uint8_t *data, size_t len);
+
+/* Read len bytes at offset into data (image verification, boot scan). */
+HL_CHECK_RESULT hl_status_t hl_port_storage_read(uint32_t offset, uint8_t *data, size_t len);
+
+/* Admission, step 1: the image at storage offset `offset` (info->size bytes, CRC-32 verified by
+ * the core; info->name, format, size, crc32 set) is a candidate. Parse it, check the format, the
+ * ops and the arena, and fill info from arena_bytes on - WITHOUT changing the running model: the
+ * active model keeps running, with its tensors, whatever this returns. Refuse with the code and
+ * reason the host should see (hl_core_refuse). */
+HL_CHECK_RESULT hl_status_t hl_port_model_check(uint32_t offset, hl_model_info_t *info);
+
+/* Admission, step 2: make the image that last passed hl_port_model_check (same offset and info)
+ * the running model. The core calls it only after that check passed, the core accepted the
+ * description, and the slot is committed to storage; at boot it follows the check of the restored
+ * slot. It should not fail for an image that passed the check; if it does, the previous model
+ * must still be running and the core withdraws the new slot. */
+HL_CHECK_RESULT hl_status_t hl_port_model_switch(uint32_t offset, const hl_model_info_t *info);
+
+#else /* HL_PORT_HAS_STORAGE == 0: the earlier contract, where admission and switch are one call */
+
+typedef enum {
+    HL_STAGING_OPEN = 0,  /* len = image size: erase/allocate the staging slot; MODEL_TOO_LARGE if it cannot hold it */
+    HL_STAGING_WRITE = 1, /* copy len bytes from data to the staging slot at offset */
+    HL_STAGING_READ = 2,  /* copy len bytes at offset from the staging slot into data (whole-image CRC check) */
+} hl_staging_op_t;
+
 /* Model staging slot; see hl_staging_op_t. The active slot is never written here. */
 HL_CHECK_RESULT hl_status_t hl_port_staging(hl_staging_op_t op, uint32_t offset, uint8_t *data, size_t len);
 
@@ -125,6 +201,7 @@ HL_CHECK_RESULT hl_status_t hl_port_staging(hl_staging_op_t op, uint32_t offset,
  * passes, make it the active model atomically and fill the rest of info. On failure the previously
  * active model must still run: return the refusal code and leave it in place. */
 HL_CHECK_RESULT hl_status_t hl_port_model_activate(hl_model_info_t *info);
+#endif /* HL_PORT_HAS_STORAGE */
 
 /* Buffer for a tensor of the active model; *len is its capacity in bytes. */
 HL_CHECK_RESULT hl_status_t hl_port_tensor(hl_tensor_kind_t kind, uint8_t index, uint8_t **data, size_t *len);
