@@ -6,6 +6,7 @@ durations; time the host spends between requests advances it by the real elapsed
 idles). With ``realtime=True`` the clock is the wall clock and each frame takes its modelled time.
 """
 import collections
+import threading
 import time
 from dataclasses import dataclass
 
@@ -45,6 +46,8 @@ class EmulatedBackend(Backend):
         self.serial = serial
         self.timeline: collections.deque[Span] = collections.deque(maxlen=TIMELINE_SPANS)
         self._clock_us = 0.0
+        self._end_us = 0.0  # where the timeline ends; ahead of the clock while a real-time frame runs
+        self._lock = threading.Lock()
         self._t0 = time.perf_counter()
         self._wall_mark = self._t0
         self._input_cache: dict = {}
@@ -69,13 +72,20 @@ class EmulatedBackend(Backend):
 
     def now(self) -> int:
         if self.realtime:
-            self._clock_us = (time.perf_counter() - self._t0) * 1e6
+            # the wall clock, read under the lock that run_frame holds while it books a frame, so a
+            # monitor thread never reads past time whose spans are still to be written; never back
+            with self._lock:
+                self._clock_us = max(self._clock_us, (time.perf_counter() - self._t0) * 1e6)
         return int(self._clock_us)
 
     def _idle_to(self, t_us: float) -> None:
-        if t_us > self._clock_us:
-            self.timeline.append(Span(self._clock_us, t_us, P.Stage.IDLE, self.profile.idle_mw))
-            self._clock_us = t_us
+        # the timeline stays in time order: idle starts where the last span (a frame booked ahead
+        # of the wall clock, in real time) ends
+        with self._lock:
+            if t_us > self._end_us:
+                self.timeline.append(Span(self._end_us, t_us, P.Stage.IDLE, self.profile.idle_mw))
+                self._end_us = t_us
+            self._clock_us = max(self._clock_us, t_us)
 
     def on_request(self) -> None:
         wall = time.perf_counter()
@@ -165,24 +175,40 @@ class EmulatedBackend(Backend):
         else:
             inputs = host_inputs
             plan = [p for p in plan if p[0] != P.Stage.CAPTURE]  # no exposure: the host supplied the tensor
-        start_wall = time.perf_counter()
-        try:
-            outputs = eng.run(inputs)
-        except Exception as exc:  # report, never crash the board
-            raise BoardError(P.ErrorCode.INFERENCE_FAILED, f"inference failed: {exc}") from None
-        t = float(self.now())
-        stages = []
-        for stage, dur, mw in plan:
-            self.timeline.append(Span(t, t + dur, stage, mw))
-            stages.append((stage, int(round(t)), int(round(t + dur))))
-            t += dur
+        if not self.realtime:
+            outputs = self._infer(eng, inputs)
+        # Real time: the frame starts now, on the wall clock and never before the previous frame
+        # ended, and is booked whole before the host runs the inference (which stands in for the
+        # board's work inside the modelled time). Booking after the inference would start the
+        # frame late by the host's inference time, and a faster next inference would then start
+        # the next frame before this one ended: markers and timestamps would disagree.
+        with self._lock:
+            if self.realtime:
+                self._clock_us = max(self._clock_us, (time.perf_counter() - self._t0) * 1e6)
+            t = max(self._clock_us, self._end_us)
+            stages = []
+            for stage, dur, mw in plan:
+                self.timeline.append(Span(t, t + dur, stage, mw))
+                stages.append((stage, int(round(t)), int(round(t + dur))))
+                t += dur
+            self._end_us = t
+            if not self.realtime:
+                self._clock_us = t
         if self.realtime:
-            delay = (t - self._clock_us) / 1e6 - (time.perf_counter() - start_wall)
+            outputs = self._infer(eng, inputs)
+            delay = t / 1e6 - (time.perf_counter() - self._t0)  # until the wall clock reaches the frame end
             if delay > 0:
                 time.sleep(delay)
-        self._clock_us = t
+            self.now()
         self._wall_mark = time.perf_counter()
         return FrameOutcome(stages, outputs)
+
+    @staticmethod
+    def _infer(eng, inputs):
+        try:
+            return eng.run(inputs)
+        except Exception as exc:  # report, never crash the board
+            raise BoardError(P.ErrorCode.INFERENCE_FAILED, f"inference failed: {exc}") from None
 
 
 class EmulatedBoard(BoardCore):

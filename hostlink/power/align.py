@@ -221,6 +221,9 @@ class CrossCheck:
     slope: float  # samples per board microsecond (rate / 1e6 when the clocks agree)
     max_residual_samples: float
     edges: int
+    #: the edge with the largest residual: frame (position in the window), stage_id, "start" or
+    #: "end", its marker sample index, the board's timestamp (us) and the sample the fit predicts
+    worst: dict | None = None
 
     def clock_ppm(self, sample_rate_hz: float) -> float:
         """How far the board clock runs from the monitor's nominal rate, in ppm."""
@@ -228,7 +231,7 @@ class CrossCheck:
 
     def as_dict(self) -> dict:
         return {"offset": self.offset, "slope": self.slope,
-                "max_residual_samples": self.max_residual_samples, "edges": self.edges}
+                "max_residual_samples": self.max_residual_samples, "edges": self.edges, "worst": self.worst}
 
 
 def cross_check(frames: list[Frame], device_stages: list[list[tuple[int, float, float]]]) -> CrossCheck:
@@ -237,19 +240,32 @@ def cross_check(frames: list[Frame], device_stages: list[list[tuple[int, float, 
     ``device_stages[k]`` lists (stage_id, start_us, end_us) of frame k as the board reported it.
     The caller has already checked that the frames and stage ids correspond one to one.
     """
-    xs, ys = [], []
-    for frame, dev in zip(frames, device_stages):
-        for row, (_sid, start_us, end_us) in zip(frame.stages, dev):
+    xs, ys, where = [], [], []
+    for k, (frame, dev) in enumerate(zip(frames, device_stages)):
+        for row, (sid, start_us, end_us) in zip(frame.stages, dev):
             xs += [start_us, end_us]
             ys += [float(row["start"]), float(row["stop"])]
+            where += [(k, int(sid), "start"), (k, int(sid), "end")]
     x = np.asarray(xs, np.float64)
     y = np.asarray(ys, np.float64)
     if len(x) < 2 or np.ptp(x) == 0:
         return CrossCheck(float(y[0] - x[0]) if len(x) else 0.0, 0.0, 0.0, len(x))
     x0 = x.mean()
     slope, offset = np.polyfit(x - x0, y, 1)
-    resid = y - (offset + slope * (x - x0))
-    return CrossCheck(float(offset - slope * x0), float(slope), float(np.abs(resid).max()), len(x))
+    predicted = offset + slope * (x - x0)
+    resid = np.abs(y - predicted)
+    i = int(np.argmax(resid))
+    frame_pos, sid, edge = where[i]
+    worst = {"frame": frame_pos, "stage_id": sid, "edge": edge, "marker_sample": int(y[i]),
+             "board_us": float(x[i]), "predicted_sample": float(predicted[i])}
+    return CrossCheck(float(offset - slope * x0), float(slope), float(resid[i]), len(x), worst)
+
+
+def quantisation_samples(sample_rate_hz: float, clock_hz: float) -> float:
+    """The largest marker-vs-timestamp residual a perfect board and monitor can show: a marker
+    edge is seen at the first sample whose midpoint is past it (up to half a sample late or
+    early), and a board timestamp is rounded to its clock tick (half a tick, in samples)."""
+    return 0.5 + 0.5 * sample_rate_hz / clock_hz
 
 
 def idle_baseline_w(stages: np.ndarray) -> float | None:

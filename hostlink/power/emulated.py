@@ -39,10 +39,13 @@ class BoardSignal:
         self.board = board
         self.rate = float(sample_rate_hz)
         self.us_per_sample = 1e6 / self.rate
-        self.t0_us = float(board.clock_us if t0_us is None else t0_us)
         self.idle_w = board.profile.idle_mw / 1000.0
+        self.t0_us = float(self.board_now_us() if t0_us is None else t0_us)
 
     def board_now_us(self) -> float:
+        """The time the board has lived through: its clock, which in real time is the wall clock.
+        A real-time board books a frame's spans when the frame starts, so everything up to this
+        time is on the timeline; reading later time would render idle where a frame will be."""
         backend = getattr(self.board, "backend", None)
         if backend is not None and getattr(backend, "realtime", False):
             backend.now()  # a real-time board's clock runs between requests too
@@ -77,6 +80,13 @@ class BoardSignal:
             s0, s1 = max(span.start_us, ta), min(span.end_us, tb)
             if s1 <= s0:
                 continue
+            if s0 < cur - 1e-6:
+                # a timeline that runs backwards has no single power or marker per instant: refuse
+                # rather than render markers that disagree with the board's own timestamps
+                raise MonitorError(
+                    f"the emulated board's timeline runs backwards: a span starts at {span.start_us:.1f} us, "
+                    f"{cur - s0:.1f} us before the previous one ends",
+                    "this is an emulator fault: report it with the board and its options")
             if s0 > cur:
                 seg_start.append(cur)
                 seg_mw.append(self.idle_w * 1000.0)

@@ -25,7 +25,7 @@ def stage_id(name: str) -> int:
 
 
 def analyse_window(trace: Trace, results: list, *, label: str, window: int, stage_order: tuple[str, ...],
-                   checks, debounce: int = 3) -> dict:
+                   checks, debounce: int = 3, clock_hz: float = 1e6) -> dict:
     """Rows (one per frame per stage) and checks; raises SessionInvalid with the reason."""
     rate = trace.sample_rate_hz
     n = len(trace.samples)
@@ -77,10 +77,18 @@ def analyse_window(trace: Trace, results: list, *, label: str, window: int, stag
         device_stages.append([(stage_id(s), res.stages[s].start_us, res.stages[s].end_us) for s in names])
     xc = align.cross_check(frames, device_stages)
     if xc.edges >= 4 and xc.max_residual_samples > checks.max_residual_samples:
+        w = xc.worst
+        floor = align.quantisation_samples(rate, clock_hz)
         raise SessionInvalid(
             f"{label} window {window}: markers and board timestamps disagree by up to "
-            f"{xc.max_residual_samples:.1f} samples (limit {checks.max_residual_samples})",
-            "the board's clock or its marker writes are irregular; check the firmware's marker code")
+            f"{xc.max_residual_samples:.1f} samples ({xc.max_residual_samples / rate * 1e6:.0f} us at "
+            f"{rate / 1e3:g} kS/s; limit {checks.max_residual_samples:g}, sampling and tick rounding "
+            f"explain {floor:.2f}): frame {results[w['frame']].frame} {Stage(w['stage_id']).name.lower()} "
+            f"{w['edge']} is at sample {w['marker_sample']} on the pins, the board's {w['board_us']:.0f} us "
+            f"puts it at {w['predicted_sample']:.1f}",
+            "the pins and the board's clock tell different times: on a real board an irregular clock or "
+            "marker write, on an emulated real-time board a host that fell behind; see the window's "
+            "trace in the session folder")
     idle_w = align.idle_baseline_w(stages)
     rows = []
     for frame, res, dev in zip(frames, results, device_stages):

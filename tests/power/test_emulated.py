@@ -135,3 +135,56 @@ def _model():
     from hostlink.session.plan import resolve_model
 
     return str(resolve_model("tinytracker_int8.tflite"))
+
+
+def test_a_timeline_that_runs_backwards_is_refused(timeline_board):
+    from hostlink.power.base import MonitorError
+
+    timeline_board.run_frames(2, TINY)
+    end = timeline_board.clock_us
+    # a frame booked 2.5 ms before the previous one ended (what a real-time board whose host
+    # inference sped up used to do): there is no single marker code for those instants
+    span = type(timeline_board.timeline[0])
+    timeline_board.timeline.append(span(end - 2500.0, end + 5000.0, 1, 266.8))
+    timeline_board.clock_us = end + 5000.0
+    sig = BoardSignal(timeline_board, 100_000, t0_us=0.0)
+    with pytest.raises(MonitorError, match="runs backwards: a span starts at .* 2500.0 us before"):
+        sig.render(0, sig.available())
+
+
+def test_realtime_board_keeps_its_timeline_in_order_when_the_host_inference_varies(monkeypatch):
+    """Host inference that takes 0-4 ms, varying frame to frame, on a real-time board: frames follow
+    one another on the timeline, and the markers rendered from it agree with the board's own
+    stage timestamps to within the sampling and tick rounding."""
+    import time
+
+    import hostlink
+    from hostlink.emulator.inference import LiteRTEngine
+
+    rng = np.random.default_rng(3)
+    real_run = LiteRTEngine.run
+
+    def slow_run(self, inputs):
+        time.sleep(float(rng.uniform(0, 0.004)))
+        return real_run(self, inputs)
+
+    monkeypatch.setattr(LiteRTEngine, "run", slow_run)
+    with hostlink.connect("emu:imx500?realtime=1") as dev:
+        dev.upload(_model())
+        board = dev.link.board
+        mon = open_monitor("emulated://ppk2?seed=1", board=board)
+        with mon:
+            mon.start()
+            results = dev.capture(count=12)
+            time.sleep(0.003)
+            trace = read_all(mon)
+    spans = [s for s in board.timeline if s.end_us > s.start_us]
+    assert all(b.start_us >= a.end_us - 1e-6 for a, b in zip(spans, spans[1:]))
+    stages = align.integrate(trace, align.decode_markers(trace))
+    frames = align.frames_from_segments(stages, 1, trace.start_index, trace.stop_index)
+    assert len(frames) == 12
+    dev_stages = [[(int(s), r.stages[n].start_us, r.stages[n].end_us)
+                   for s, n in ((1, "capture"), (3, "inference"), (4, "transfer"))] for r in results]
+    xc = align.cross_check(frames, dev_stages)
+    assert xc.max_residual_samples <= align.quantisation_samples(100_000, 1_000_000) + 0.1
+    assert xc.clock_ppm(100_000) == pytest.approx(0.0, abs=50)
