@@ -1,0 +1,311 @@
+"""Write hostlink/data/calibration/measurements.csv from the MLPerf Tiny results repositories.
+
+Every figure is read from the results files themselves (``performance/results.txt``: "Median
+throughput is X inf./sec."; ``energy/results.txt``: "Median energy cost is Y uJ/inf.") and the
+clock from the board's ``systems/*.json``. MACs are hostlink's own count of the reference model
+(``hostlink.models.analyze``). The repositories are git clones at the commits in ``REPOS``:
+
+    python tools/harvest_calibration.py --repos DIR   # DIR/tiny_results_v0.5 (a git dir) ...
+
+``--repos`` holds one git directory per round (a bare clone or a checkout), named like the
+repository (``tiny_results_v1.1``), or ``mlcommons+tiny_results_v1.1/repo`` as the ``fetch``
+tool lays them out. CI never runs this: the CSV it writes is committed, and ``make calibrate``
+fits it.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hostlink.models import analyze  # noqa: E402
+
+OUT = ROOT / "hostlink/data/calibration/measurements.csv"
+REF = "hostlink/data/reference_models/mlperf_tiny"
+TINY = "mlcommons/tiny@1afd2c9820f795965a6134facd0b4dfae41ef23f"
+
+#: Pinned commits of every results repository read.
+REPOS = {
+    "v0.5": "d75aef63526dcbb30632f0529411f0219ed1003e",
+    "v0.7": "64623f41b6721bdff6d0133a524c63a003123b3b",
+    "v1.0": "c7761cf84076d601c4a0ed2ecc51e77d40696ed2",
+    "v1.1": "c32ef94d19429ef1d318e9c7a60002a4bd70e11b",
+    "v1.2": "cadb362343f559d459e7cdb8748685ba76b9eb23",
+    "v1.3": "cd605ea0981306693c9e19765a15801c776988dc",
+}
+
+MODELS = {
+    "vww": ("vww_96_int8.tflite", "benchmark/training/visual_wake_words/trained_models/vww_96_int8.tflite"),
+    "ic": ("pretrainedResnet_quant.tflite",
+           "benchmark/training/image_classification/trained_models/pretrainedResnet_quant.tflite"),
+    "kws": ("kws_ref_model.tflite", "benchmark/training/keyword_spotting/trained_models/kws_ref_model.tflite"),
+    "ad": ("ad01_int8.tflite", "benchmark/training/anomaly_detection/trained_models/ad01_int8.tflite"),
+}
+
+# One line per closed-division submission on an Arm Cortex-M core: round, submitter folder,
+# results folder (under closed/<submitter>/results/), systems json (under closed/<submitter>/),
+# core, runtime key, runtime as the submission describes it, and an exclusion reason (empty =
+# fitted). The runtime key names the software and its version: results of one version on boards
+# with the same core pool in one (core, runtime) pair at their own clocks.
+SUBMISSIONS = [
+    ("v0.5", "reference", "Nucleo-L4R5ZI", "systems/Nucleo_L4R5ZI_System_Description.json",
+     "cortex-m4f", "tflm-cmsis-nn",
+     "TFLM v2.3.1 with CMSIS-NN kernels (TF_MAKE_TAGS=cmsis-nn in code/reference_submissions/*/setup_example.sh)", ""),
+    ("v0.7", "STMicroelectronics", "NUCLEO_L4R5ZI", "systems/NUCLEO_L4R5ZI/NUCLEO_L4R5ZI_system_description.json",
+     "cortex-m4f", "x-cube-ai-7.1", "X-CUBE-AI v7.1.0", ""),
+    ("v0.7", "STMicroelectronics", "NUCLEO-U575ZI-Q", "systems/NUCLEO-U575ZI-Q/NUCLEO-U575ZI-Q_system_description.json",
+     "cortex-m33", "x-cube-ai-7.1", "X-CUBE-AI v7.1.0", ""),
+    ("v0.7", "STMicroelectronics", "NUCLEO-H7A3ZI-Q", "systems/NUCLEO-H7A3ZI-Q/NUCLEO_H7A3ZI_Q_system_description.json",
+     "cortex-m7", "x-cube-ai-7.1", "X-CUBE-AI v7.1.0", ""),
+    ("v0.7", "renesas", "EK-RA6M4", "systems/EK-RA6M4_System_Description.json",
+     "cortex-m33", "tflm-cmsis-nn",
+     "TFLM with CMSIS-NN kernels (code/EK_RA6M4/src/tensorflow/lite/micro/kernels/conv.cc calls arm_nnfunctions)", ""),
+    ("v1.0", "OctoML", "microtvm_cmsis_nn/NRF5340-DK", "systems/system_description_NRF5340DK_microtvm_cmsis_nn.json",
+     "cortex-m33", "microtvm-cmsis-nn", "microTVM e3a6cb6 with CMSIS-NN", ""),
+    ("v1.0", "OctoML", "microtvm_cmsis_nn/NUCLEO_L4R5ZI", "systems/system_description_NUCLEO_L4R5ZI_microtvm_cmsis_nn.json",
+     "cortex-m4f", "microtvm-cmsis-nn", "microTVM e3a6cb6 with CMSIS-NN", ""),
+    ("v1.0", "OctoML", "microtvm_native/NUCLEO_L4R5ZI", "systems/system_description_NUCLEO_L4R5ZI_microtvm_native.json",
+     "cortex-m4f", "microtvm-native", "microTVM e3a6cb6, TVM-generated kernels", ""),
+    ("v1.0", "STMicroelectronics", "NUCLEO_L4R5ZI", "systems/NUCLEO_L4R5ZI/NUCLEO_L4R5ZI_system_description.json",
+     "cortex-m4f", "x-cube-ai-7.3", "X-CUBE-AI v7.3.0", ""),
+    ("v1.0", "STMicroelectronics", "NUCLEO-U575ZI-Q", "systems/NUCLEO-U575ZI-Q/NUCLEO-U575ZI-Q_system_description.json",
+     "cortex-m33", "x-cube-ai-7.3", "X-CUBE-AI v7.3.0", ""),
+    ("v1.0", "STMicroelectronics", "NUCLEO-H7A3ZI-Q", "systems/NUCLEO-H7A3ZI-Q/NUCLEO_H7A3ZI_Q_system_description.json",
+     "cortex-m7", "x-cube-ai-7.3", "X-CUBE-AI v7.3.0", ""),
+    ("v1.0", "plumerai", "NUCLEO_L4R5ZI", "systems/NUCLEO_L4R5ZI.json",
+     "cortex-m4f", "plumerai-v1.0", "Plumerai Inference Engine (MLPerf Tiny v1.0 submission)", ""),
+    ("v1.0", "plumerai", "cy8cproto_062_4343w", "systems/cy8cproto_062_4343w.json",
+     "cortex-m4f", "plumerai-v1.0", "Plumerai Inference Engine (MLPerf Tiny v1.0 submission)", ""),
+    ("v1.0", "plumerai", "B_U585I_IOT02A", "systems/B_U585I_IOT02A.json",
+     "cortex-m33", "plumerai-v1.0", "Plumerai Inference Engine (MLPerf Tiny v1.0 submission)", ""),
+    ("v1.0", "plumerai", "DISCO_F746NG", "systems/DISCO_F746NG.json",
+     "cortex-m7", "plumerai-v1.0", "Plumerai Inference Engine (MLPerf Tiny v1.0 submission)", ""),
+    ("v1.1", "Krai", "NRF5340-DK_MICROTVM-CMSIS-NN", "systems/NRF5340-DK_MICROTVM-CMSIS-NN.json",
+     "cortex-m33", "microtvm-cmsis-nn", "microTVM e3a6cb6 with CMSIS-NN", ""),
+    ("v1.1", "Krai", "NUCLEO-L4R5ZI_MICROTVM-CMSIS-NN", "systems/NUCLEO-L4R5ZI_MICROTVM-CMSIS-NN.json",
+     "cortex-m4f", "microtvm-cmsis-nn", "microTVM e3a6cb6 with CMSIS-NN", ""),
+    ("v1.1", "Krai", "NUCLEO-L4R5ZI_MICROTVM-NATIVE", "systems/NUCLEO-L4R5ZI_MICROTVM-NATIVE.json",
+     "cortex-m4f", "microtvm-native", "microTVM e3a6cb6, TVM-generated kernels", ""),
+    ("v1.1", "Krai", "NUCLEO-L4R5ZI_X-CUBE-AI-7.3", "systems/NUCLEO-L4R5ZI_X-CUBE-AI-7.3.json",
+     "cortex-m4f", "x-cube-ai-7.3", "X-CUBE-AI v7.3.0", ""),
+    ("v1.1", "Krai", "NUCLEO-H7A3ZI-Q_X-CUBE-AI-7.3", "systems/NUCLEO-H7A3ZI-Q_X-CUBE-AI-7.3.json",
+     "cortex-m7", "x-cube-ai-7.3", "X-CUBE-AI v7.3.0", ""),
+    ("v1.1", "Krai", "NUCLEO-L4R5ZI_X-CUBE-AI-8.0", "systems/NUCLEO-L4R5ZI_X-CUBE-AI-8.0.json",
+     "cortex-m4f", "x-cube-ai-8.0", "X-CUBE-AI v8.0.0", ""),
+    ("v1.1", "Krai", "NUCLEO-H7A3ZI-Q_X-CUBE-AI-8.0", "systems/NUCLEO-H7A3ZI-Q_X-CUBE-AI-8.0.json",
+     "cortex-m7", "x-cube-ai-8.0", "X-CUBE-AI v8.0.0", ""),
+    ("v1.1", "cTuning", "NUCLEO-L4R5ZI_MicroTVM_CMSIS_NN", "systems/NUCLEO-L4R5ZI_MicroTVM_CMSIS_NN.json",
+     "cortex-m4f", "microtvm-cmsis-nn", "microTVM e3a6cb6 with CMSIS-NN", ""),
+    ("v1.1", "cTuning", "NUCLEO-L4R5ZI_MicroTVM_Native", "systems/NUCLEO-L4R5ZI_MicroTVM_Native.json",
+     "cortex-m4f", "microtvm-native", "microTVM e3a6cb6, TVM-generated kernels", ""),
+    ("v1.1", "Nuvoton", "NUMAKER_M467HJ-zephyr", "systems/NUMAKER_M467HJ-zephyr.json",
+     "cortex-m4f", "onnc", "ONNC with CMSIS_5 b966796 (Zephyr)", ""),
+    ("v1.1", "Skymizer", "NUCLEO_L4R5ZI-mbed_os", "systems/NUCLEO_L4R5ZI-mbed_os.json",
+     "cortex-m4f", "onnc", "ONNC with CMSIS_5 b966796 (Mbed OS)", ""),
+    ("v1.1", "Skymizer", "NUCLEO_L4R5ZI-zephyr", "systems/NUCLEO_L4R5ZI-zephyr.json",
+     "cortex-m4f", "onnc", "ONNC with CMSIS_5 b966796 (Zephyr)", ""),
+    ("v1.1", "STMicroelectronics", "NUCLEO_L4R5ZI", "systems/NUCLEO_L4R5ZI.json",
+     "cortex-m4f", "x-cube-ai-8.1", "X-CUBE-AI v8.1.0", ""),
+    ("v1.1", "STMicroelectronics", "NUCLEO_U575ZI_Q", "systems/NUCLEO_U575ZI_Q.json",
+     "cortex-m33", "x-cube-ai-8.1", "X-CUBE-AI v8.1.0", ""),
+    ("v1.1", "STMicroelectronics", "NUCLEO_H7A3ZI_Q", "systems/NUCLEO_H7A3ZI_Q.json",
+     "cortex-m7", "x-cube-ai-8.1", "X-CUBE-AI v8.1.0", ""),
+    ("v1.1", "bosch", "NUCLEO_L4R5ZI", "systems/NUCLEO_L4R5ZI.json",
+     "cortex-m4f", "bosch-hale-1.0", "Bosch HALE 1.0", ""),
+    ("v1.1", "bosch", "NUCLEO_U575ZI", "systems/NUCLEO_U575ZI.json",
+     "cortex-m33", "bosch-hale-1.0", "Bosch HALE 1.0", ""),
+    ("v1.1", "bosch", "DISCO_F746NG", "systems/DISCO_F746NG.json",
+     "cortex-m7", "bosch-hale-1.0", "Bosch HALE 1.0", ""),
+    ("v1.1", "bosch", "NUCLEO_H7A3ZI", "systems/NUCLEO_H7A3ZI.json",
+     "cortex-m7", "bosch-hale-1.0", "Bosch HALE 1.0", ""),
+    ("v1.1", "bosch", "NUCLEO_G0B1RE", "systems/NUCLEO_G0B1RE.json",
+     "cortex-m0plus", "bosch-hale-1.0", "Bosch HALE 1.0", ""),
+    ("v1.1", "plumerai", "NUCLEO-L4R5ZI", "systems/NUCLEO-L4R5ZI.json",
+     "cortex-m4f", "plumerai-2023.05", "Plumerai Inference Engine 2023.05", ""),
+    ("v1.1", "plumerai", "CY8CPROTO-062-4343W", "systems/CY8CPROTO-062-4343W.json",
+     "cortex-m4f", "plumerai-2023.05", "Plumerai Inference Engine 2023.05", ""),
+    ("v1.1", "plumerai", "NUCLEO-U575ZI-Q", "systems/NUCLEO-U575ZI-Q.json",
+     "cortex-m33", "plumerai-2023.05", "Plumerai Inference Engine 2023.05", ""),
+    ("v1.1", "plumerai", "DISCO-F746NG", "systems/DISCO-F746NG.json",
+     "cortex-m7", "plumerai-2023.05", "Plumerai Inference Engine 2023.05", ""),
+    ("v1.1", "plumerai", "NUCLEO-H7A3ZI-Q", "systems/NUCLEO-H7A3ZI-Q.json",
+     "cortex-m7", "plumerai-2023.05", "Plumerai Inference Engine 2023.05", ""),
+    ("v1.2", "Renesas", "EK-RA8D1", "systems/EK-RA8D1.json",
+     "cortex-m85", "tflm-cmsis-nn", "TFLM with CMSIS-NN (Helium) kernels (code/EK-RA8D1/src/tflite-micro/cmsis_nn)", ""),
+    ("v1.2", "STMicroelectronics", "NUCLEO_L4R5ZI", "systems/NUCLEO_L4R5ZI.json",
+     "cortex-m4f", "x-cube-ai-9.0", "X-CUBE-AI v9.0", ""),
+    ("v1.2", "STMicroelectronics", "NUCLEO_U575ZI_Q", "systems/NUCLEO_U575ZI_Q.json",
+     "cortex-m33", "x-cube-ai-9.0", "X-CUBE-AI v9.0", ""),
+    ("v1.2", "STMicroelectronics", "NUCLEO_H7A3ZI_Q", "systems/NUCLEO_H7A3ZI_Q.json",
+     "cortex-m7", "x-cube-ai-9.0", "X-CUBE-AI v9.0.0", ""),
+    ("v1.2", "bosch", "NUCLEO_L4R5ZI_int8", "systems/NUCLEO_L4R5ZI_int8.json",
+     "cortex-m4f", "bosch-hale-1.0.175", "Bosch HALE 1.0.175", ""),
+    ("v1.2", "bosch", "CY8CPROTO_062_4343W_int8", "systems/CY8CPROTO_062_4343W_int8.json",
+     "cortex-m4f", "bosch-hale-1.0.175", "Bosch HALE 1.0.175", ""),
+    ("v1.2", "bosch", "NUCLEO_U575ZI_int8", "systems/NUCLEO_U575ZI_int8.json",
+     "cortex-m33", "bosch-hale-1.0.175", "Bosch HALE 1.0.175", ""),
+    ("v1.2", "bosch", "DISCO_F746NG_int8", "systems/DISCO_F746NG_int8.json",
+     "cortex-m7", "bosch-hale-1.0.175", "Bosch HALE 1.0.175", ""),
+    ("v1.2", "bosch", "NUCLEO_H7A3ZI_int8", "systems/NUCLEO_H7A3ZI_int8.json",
+     "cortex-m7", "bosch-hale-1.0.175", "Bosch HALE 1.0.175", ""),
+    ("v1.2", "bosch", "NUCLEO_G0B1RE_int8", "systems/NUCLEO_G0B1RE_int8.json",
+     "cortex-m0plus", "bosch-hale-1.0.175", "Bosch HALE 1.0.175", ""),
+    ("v1.2", "bosch", "NUCLEO_L4R5ZI_int8_max_performance", "systems/NUCLEO_L4R5ZI_int8_max_performance.json",
+     "cortex-m4f", "bosch-hale-1.0.175-max-performance", "Bosch HALE 1.0.175, max-performance build",
+     "configuration variant submitted for AD only: one benchmark cannot separate the model's terms"),
+    ("v1.2", "bosch", "CY8CPROTO_062_4343W_int8_max_performance", "systems/CY8CPROTO_062_4343W_int8_max_performance.json",
+     "cortex-m4f", "bosch-hale-1.0.175-max-performance", "Bosch HALE 1.0.175, max-performance build",
+     "configuration variant submitted for AD only: one benchmark cannot separate the model's terms"),
+    ("v1.2", "bosch", "NUCLEO_U575ZI_int8_max_performance", "systems/NUCLEO_U575ZI_int8_max_performance.json",
+     "cortex-m33", "bosch-hale-1.0.175-max-performance", "Bosch HALE 1.0.175, max-performance build",
+     "configuration variant submitted for AD only: one benchmark cannot separate the model's terms"),
+    ("v1.2", "bosch", "DISCO_F746NG_int8_max_performance", "systems/DISCO_F746NG_int8_max_performance.json",
+     "cortex-m7", "bosch-hale-1.0.175-max-performance", "Bosch HALE 1.0.175, max-performance build",
+     "configuration variant submitted for AD only: one benchmark cannot separate the model's terms"),
+    ("v1.2", "bosch", "NUCLEO_H7A3ZI_int8_max_performance", "systems/NUCLEO_H7A3ZI_int8_max_performance.json",
+     "cortex-m7", "bosch-hale-1.0.175-max-performance", "Bosch HALE 1.0.175, max-performance build",
+     "configuration variant submitted for AD only: one benchmark cannot separate the model's terms"),
+    ("v1.2", "bosch", "NUCLEO_H7A3ZI_int8_min_ram", "systems/NUCLEO_H7A3ZI_int8_min_ram.json",
+     "cortex-m7", "bosch-hale-1.0.175-min-ram", "Bosch HALE 1.0.175, min-RAM build",
+     "configuration variant submitted for IC only: one benchmark cannot separate the model's terms"),
+    ("v1.3", "STMicroelectronics", "NUCLEO_L4R5ZI-P", "systems/NUCLEO_L4R5ZI-P.json",
+     "cortex-m4f", "x-cube-ai-10.2", "X-CUBE-AI v10.2", ""),
+    ("v1.3", "STMicroelectronics", "NUCLEO_U575ZI_Q", "systems/NUCLEO_U575ZI_Q.json",
+     "cortex-m33", "x-cube-ai-10.2", "X-CUBE-AI v10.2", ""),
+    ("v1.3", "STMicroelectronics", "NUCLEO_U385RG_Q", "systems/NUCLEO_U385RG_Q.json",
+     "cortex-m33", "x-cube-ai-10.2", "X-CUBE-AI v10.2", ""),
+    ("v1.3", "STMicroelectronics", "NUCLEO_U3C5ZIT6_Q", "systems/NUCLEO_U3C5ZIT6_Q.json",
+     "cortex-m33+dsp", "stedge-ai-internal", "STEDGE-AI internal version, with the U3's DSP co-processor", ""),
+]
+
+#: Measurements published outside MLPerf Tiny. They are kept in the table with their sources;
+#: the per-layer fit uses only runtimes with several benchmarks, so these carry an exclusion
+#: reason and are printed as excluded.
+PAPER_ROWS = [
+    dict(id="tinytracker-imx500-inference", benchmark="tinytracker",
+         source="Bonazzi et al., TinyTracker, arXiv 2307.07813, abstract (IMX500 inference 0.86 ms; "
+                "end to end 19 ms / 4.9 mJ of which inference 0.06 mJ)",
+         board="Raspberry Pi AI Camera (IMX500)", core="imx500-dsp", clock_mhz="", runtime="imx500-dsp",
+         runtime_detail="Sony MCT + imx500-converter firmware on the IMX500's DSP",
+         model="hostlink/data/models/tinytracker_int8.tflite",
+         model_source="hostlink's retrained TinyTracker (same graph as the paper's, papers.md section 1)",
+         measure="inference", latency_ms="0.86", energy_uj="60",
+         reason="one measurement of its (core, runtime): no leave-one-out; the IMX500 timing is "
+                "calibrated on it directly (IMX500 admission and timing, hostlink/models/admission.py)"),
+    dict(id="tinytracker-imx500-end-to-end", benchmark="tinytracker",
+         source="Bonazzi et al., TinyTracker, arXiv 2307.07813, abstract",
+         board="Raspberry Pi AI Camera (IMX500)", core="imx500-dsp", clock_mhz="", runtime="imx500-dsp",
+         runtime_detail="capture + readout + ISP + transfer 17.9 ms, inference 0.86 ms, result 0.24 ms",
+         model="hostlink/data/models/tinytracker_int8.tflite",
+         model_source="hostlink's retrained TinyTracker (same graph as the paper's, papers.md section 1)",
+         measure="end-to-end", latency_ms="19", energy_uj="4900",
+         reason="end-to-end frame time (capture to result), not inference alone"),
+    dict(id="tinytracker-coralmicro-end-to-end", benchmark="tinytracker",
+         source="Bonazzi et al., TinyTracker, arXiv 2307.07813, abstract",
+         board="Coral Dev Board Micro", core="edgetpu", clock_mhz="", runtime="edgetpu",
+         runtime_detail="compute path not stated in the abstract; see docs/calibration.md",
+         model="hostlink/data/models/tinytracker_int8.tflite",
+         model_source="hostlink's retrained TinyTracker (same graph as the paper's, papers.md section 1)",
+         measure="end-to-end", latency_ms="34.4", energy_uj="34200",
+         reason="end-to-end frame time (capture to result), not inference alone"),
+]
+
+COLUMNS = ["id", "source", "board", "core", "clock_mhz", "runtime", "runtime_detail", "model",
+           "model_source", "benchmark", "measure", "macs", "latency_ms", "energy_uj", "reason"]
+
+
+def _git_dir(base: Path, rnd: str) -> Path:
+    for cand in (base / f"tiny_results_{rnd}", base / f"mlcommons+tiny_results_{rnd}" / "repo"):
+        if cand.exists():
+            return cand
+    raise SystemExit(f"harvest: no clone of tiny_results_{rnd} under {base}")
+
+
+def _show(git: Path, commit: str, path: str) -> str | None:
+    p = subprocess.run(["git", "-C", str(git), "show", f"{commit}:{path}"], capture_output=True)
+    return p.stdout.decode("utf-8", "replace") if p.returncode == 0 else None
+
+
+def _clock_mhz(system_text: str) -> float:
+    m = re.search(r'"Processor\(s\) Frequencies"\s*:\s*"([\d.]+)\s*MHz"', system_text)
+    if not m:
+        raise SystemExit("harvest: no 'Processor(s) Frequencies' in a systems json")
+    return float(m.group(1))
+
+
+def _median(text: str, what: str) -> float | None:
+    pat = {"throughput": r"Median throughput is\s+([\d.]+)\s*inf\./sec",
+           "energy": r"Median energy cost is\s+([\d.]+)\s*uJ/inf"}[what]
+    m = re.findall(pat, text)
+    return float(m[-1]) if m else None
+
+
+def harvest(base: Path) -> list[dict]:
+    macs = {b: analyze((ROOT / REF / f).read_bytes(), name=f).macs for b, (f, _) in MODELS.items()}
+    tiny_macs = analyze((ROOT / "hostlink/data/models/tinytracker_int8.tflite").read_bytes()).macs
+    rows: list[dict] = []
+    seen: dict[tuple, str] = {}
+    for rnd, sub, folder, system, core, runtime, detail, reason in SUBMISSIONS:
+        git, commit = _git_dir(base, rnd), REPOS[rnd]
+        sys_path = f"closed/{sub}/{system}"
+        sys_text = _show(git, commit, sys_path)
+        if sys_text is None:
+            raise SystemExit(f"harvest: {rnd} {sys_path} not found")
+        clock = _clock_mhz(sys_text)
+        for bench, (fname, tiny_path) in MODELS.items():
+            perf_path = f"closed/{sub}/results/{folder}/{bench}/performance/results.txt"
+            perf = _show(git, commit, perf_path)
+            if perf is None:
+                continue
+            thr = _median(perf, "throughput")
+            if thr is None:
+                raise SystemExit(f"harvest: {rnd} {perf_path} has no median throughput")
+            energy_text = _show(git, commit, perf_path.replace("/performance/", "/energy/"))
+            energy = _median(energy_text, "energy") if energy_text else None
+            board = folder.split("/")[-1]
+            rid = f"{rnd}-{sub}-{folder}-{bench}".lower().replace("_", "-").replace("/", "-")
+            row_reason = reason
+            key = (core, runtime, re.sub(r"[-_]", "", board.lower())[:12], bench, f"{thr:.3f}")
+            if not row_reason and key in seen:
+                row_reason = (f"replicate of {seen[key]} (same board, runtime and benchmark, identical "
+                              "median throughput): counted once")
+            seen.setdefault(key, rid)
+            src = f"mlcommons/tiny_results_{rnd}@{commit} {perf_path}"
+            if energy is not None:
+                src += " (+ energy/results.txt)"
+            rows.append(dict(
+                id=rid, source=src + f"; clock and runtime: {sys_path}",
+                board=board, core=core, clock_mhz=f"{clock:g}", runtime=runtime, runtime_detail=detail,
+                model=f"{REF}/{fname}", model_source=f"{TINY} {tiny_path}", benchmark=bench,
+                measure="inference", macs=macs[bench], latency_ms=f"{1000.0 / thr:.4f}",
+                energy_uj="" if energy is None else f"{energy:g}", reason=row_reason))
+    for extra in PAPER_ROWS:
+        rows.append({**extra, "macs": tiny_macs})
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repos", type=Path, required=True,
+                    help="folder holding the tiny_results_v* git clones")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+    rows = harvest(args.repos)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    print(f"{len(rows)} rows -> {os.path.relpath(args.out, ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
