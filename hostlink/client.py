@@ -6,8 +6,11 @@ wire, the board's own frame-time estimate), never a fixed constant; a timeout, a
 lost to corruption is retried with the same seq, which the board answers from its reply cache
 instead of doing the work twice.
 """
+import bisect
 import collections
+import dataclasses
 import functools
+import math
 import time
 import zlib
 from pathlib import Path
@@ -23,6 +26,7 @@ from .framing import Deframer, RawFrame, encode_frame
 from .links.base import Link
 from .protocols import messages as M
 from .types import CaptureResult, DeviceInfo, ModelInfo, StageTiming, TensorSpec
+from .upload import ChunkSizer, UploadPolicy
 
 #: The largest payload this host accepts in one frame (announced in HELLO).
 HOST_MAX_PAYLOAD = 1 << 20
@@ -33,8 +37,31 @@ _MODEL_CODES = {
     P.ErrorCode.MODEL_TOO_LARGE, P.ErrorCode.MODEL_FORMAT_UNSUPPORTED, P.ErrorCode.MODEL_NOT_INT8,
     P.ErrorCode.MODEL_OP_UNSUPPORTED, P.ErrorCode.MODEL_ARENA_TOO_LARGE, P.ErrorCode.MODEL_CORRUPT,
 }
+#: Bytes ahead of the data in a MODEL_CHUNK (offset) and an INPUT (index, total, offset) payload.
+_CHUNK_HEADER = 4
+_INPUT_HEADER = 9
+#: An ACK frame on the wire (the u32 value plus framing): what each chunk's round trip adds.
+_ACK_FRAME_BYTES = P.OVERHEAD + 4
+#: A MODEL_INFO reply is a few hundred bytes (names and tensor specs); a generous estimate.
+_MODEL_INFO_REPLY_BYTES = 1024
+#: Default upload budget: this many seconds plus this many times the image's clean wire time.
+UPLOAD_BUDGET_BASE_S = 20.0
+UPLOAD_BUDGET_WIRE_FACTOR = 10.0
+
 _FORMAT_BY_SUFFIX = {".tflite": P.ModelFormat.TFLITE, ".zip": P.ModelFormat.IMX500_PACKEROUT,
                      ".rpk": P.ModelFormat.IMX500_RPK}
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class _Chunk:
+    """One piece of a stream in flight: its bytes, its seq, and when it went out."""
+    off: int
+    size: int
+    seq: int
+    payload: bytes
+    first_tx_no: int = 0  # transmission counter of its first send (with this seq)
+    last_tx_no: int = 0  # ... and of its latest send
+    sent_at: float = 0.0
 
 
 def _spec(c) -> TensorSpec:
@@ -79,9 +106,10 @@ class Device:
 
     def __init__(self, link: Link, *, timeouts: Timeouts = DEFAULT_TIMEOUTS,
                  trace: Callable[[str, RawFrame], None] | None = None,
-                 opener: Callable[[], Link] | None = None):
+                 opener: Callable[[], Link] | None = None, upload_policy: UploadPolicy | None = None):
         self.link = link
         self.timeouts = timeouts
+        self.upload_policy = upload_policy or UploadPolicy()
         self.trace = trace
         self.logs: collections.deque = collections.deque(maxlen=1000)
         self.info: DeviceInfo | None = None
@@ -257,6 +285,9 @@ class Device:
 
     def model_info(self) -> ModelInfo:
         _, c = self._request(P.MsgType.MODEL_INFO, b"", "MODEL_INFO", self._deadline_s(), expect=P.MsgType.MODEL_INFO)
+        return self._set_model(c)
+
+    def _set_model(self, c) -> ModelInfo:
         self.model = ModelInfo(
             loaded=bool(c.loaded), name=c.name, format=_format_name(c.format),
             size=c.size, crc32=c.crc32, arena_bytes=c.arena_bytes, macs=c.macs,
@@ -266,8 +297,18 @@ class Device:
         return self.model
 
     def upload(self, model: str | Path | bytes, name: str | None = None, fmt: str | None = None,
-               progress: Callable[[int, int], None] | None = None) -> ModelInfo:
-        """Upload and activate a model. The active model changes only if the whole image verifies."""
+               progress: Callable[[int, int], None] | None = None, *, policy: UploadPolicy | None = None,
+               budget_s: float | None = None, min_chunk: int | None = None) -> ModelInfo:
+        """Upload and activate a model. The active model changes only if the whole image verifies.
+
+        Chunks shrink while the link loses frames and grow back when it is clean; retries go on
+        while bytes keep being acknowledged, within a time budget (``UploadPolicy``; ``budget_s``
+        and ``min_chunk`` override the policy's fields).
+        """
+        policy = policy or self.upload_policy
+        overrides = {k: v for k, v in (("budget_s", budget_s), ("min_chunk", min_chunk)) if v is not None}
+        if overrides:
+            policy = dataclasses.replace(policy, **overrides)
         path = None
         if isinstance(model, (str, Path)):
             path = str(model)
@@ -293,45 +334,164 @@ class Device:
             raise ModelRefused(P.ErrorCode.MODEL_FORMAT_UNSUPPORTED,
                                f"{info.board} does not accept {fmt_name} models (it accepts {', '.join(info.formats)})",
                                _hint_for(P.ErrorCode.MODEL_FORMAT_UNSUPPORTED))
+        budget = policy.budget_s or (UPLOAD_BUDGET_BASE_S + UPLOAD_BUDGET_WIRE_FACTOR * len(data) / self._byte_rate())
+        give_up_at = time.monotonic() + budget
         crc = zlib.crc32(data) & 0xFFFFFFFF
-        begin = M.ModelBegin.build(dict(size=len(data), crc32=crc, format=mfmt.name, name=name[:255]))
-        self._request(P.MsgType.MODEL_BEGIN, begin, "MODEL_BEGIN", self._deadline_s(wire_bytes=len(begin)))
-        chunk = max(64, min(info.max_payload, HOST_MAX_PAYLOAD) - 4)
-        pieces = ((off, data[off:off + chunk]) for off in range(0, len(data), chunk))
+        begin = M.ModelBegin.build(dict(size=len(data), crc32=crc, format=mfmt.name, name=_wire_name(name)))
+        begin_s = self._deadline_s(wire_bytes=len(begin) + _ACK_FRAME_BYTES)
+        # retried like a chunk: for as long as a stalled stream would be, not a fixed count
+        attempts = max(self.timeouts.attempts, math.ceil(self._stall_s(policy, _CHUNK_HEADER) / begin_s))
+        self._request(P.MsgType.MODEL_BEGIN, begin, "MODEL_BEGIN", begin_s, attempts=attempts)
         chunk_struct = P.payload_struct(P.MsgType.MODEL_CHUNK, False)  # compiled: 3x faster than M.ModelChunk
-        self._stream(P.MsgType.MODEL_CHUNK, pieces, lambda off, part: chunk_struct.build(dict(offset=off, data=part)),
-                     len(data), "MODEL_CHUNK", progress)
-        commit_s = self.timeouts.commit_base_s + self.timeouts.commit_s_per_mb * len(data) / 1e6
-        _, c = self._request(P.MsgType.MODEL_COMMIT, M.ModelCommit.build(dict(crc32=crc)), f"model {name!r}",
-                             self._deadline_s(work_s=commit_s), expect=P.MsgType.MODEL_INFO)
-        return self.model_info()
+        self._stream(P.MsgType.MODEL_CHUNK, data, lambda off, part: chunk_struct.build(dict(offset=off, data=part)),
+                     _CHUNK_HEADER, "MODEL_CHUNK", progress, policy, give_up_at, budget, resplit=True)
+        # the commit's reply is the new MODEL_INFO: no second round trip to lose on a noisy link
+        return self._commit(name, crc, len(data), give_up_at)
 
-    def _stream(self, mtype: int, pieces: Iterable[tuple[int, bytes]], build, total: int, what: str,
-                progress: Callable[[int, int], None] | None) -> None:
-        """Send chunks with a window of them in flight; resend on NAK or silence."""
-        window = self.timeouts.upload_window
-        in_flight: dict[int, list] = {}  # seq -> [offset, payload, attempts, sent_at]
-        pieces = iter(pieces)
+    def _commit(self, name: str, crc: int, size: int, give_up_at: float) -> ModelInfo:
+        """MODEL_COMMIT, repeated with the same seq while the board may still be working.
+
+        The board answers a repeat from its reply cache, so a lost MODEL_INFO costs one short
+        wait instead of the whole commit deadline; a board still busy answers both, the second
+        reply is stale and dropped.
+        """
+        payload = M.ModelCommit.build(dict(crc32=crc))
+        what = f"model {name!r}"
+        work = self.timeouts.commit_base_s + self.timeouts.commit_s_per_mb * size / 1e6
+        # never give up on a commit sooner than the old fixed schedule would have
+        end = max(give_up_at, time.monotonic() + self.timeouts.attempts * self._deadline_s(work_s=work))
+        poll = self._deadline_s(wire_bytes=len(payload) + _MODEL_INFO_REPLY_BYTES)
+        seq = self._next_seq()
+        sends = 0
+        while time.monotonic() < end:
+            self._send(P.MsgType.MODEL_COMMIT, seq, payload)
+            sends += 1
+            f = self._recv(seq, min(end, time.monotonic() + poll))
+            if f is None:
+                self.stats["timeouts"] += 1
+                continue
+            if f.type == P.MsgType.NAK:
+                self._on_nak(f, what)
+                continue
+            try:
+                c = self._check(f, what)
+            except DeviceError as err:
+                # A repeat that outlived the board's reply cache finds the staging slot already
+                # committed; the model is active if its CRC and name say so.
+                if sends > 1 and err.code == P.ErrorCode.NO_UPLOAD:
+                    m = self.model_info()
+                    if m.loaded and m.crc32 == crc and m.name == name[:255]:
+                        return m
+                raise
+            if f.type != P.MsgType.MODEL_INFO:
+                raise ProtocolError(f"expected MODEL_INFO in reply to {what}, got {_name(f.type)}")
+            return self._set_model(c)
+        raise LinkTimeout(f"no reply from {self.link.url} to the commit of {what} after {sends} attempts",
+                          "the board may have reset during the commit; check `hostlink info` for the active model")
+
+    def _max_chunk(self, policy: UploadPolicy, header: int) -> int:
+        limit = max(1, min(self.info.max_payload if self.info else HOST_MAX_PAYLOAD, HOST_MAX_PAYLOAD) - header)
+        return min(limit, policy.max_chunk or limit)
+
+    def _stall_s(self, policy: UploadPolicy, header: int) -> float:
+        """How long a stream may go without a new byte acknowledged: ``attempts`` full windows."""
+        if policy.stall_s:
+            return policy.stall_s
+        window = policy.window or self.timeouts.upload_window
+        frame = self._max_chunk(policy, header) + header + P.OVERHEAD + _ACK_FRAME_BYTES
+        return self.timeouts.attempts * self._deadline_s(wire_bytes=window * frame)
+
+    def _stream(self, mtype: int, data: bytes, build, header: int, what: str,
+                progress: Callable[[int, int], None] | None, policy: UploadPolicy, give_up_at: float | None,
+                budget: float | None, resplit: bool) -> None:
+        """Send ``data`` in chunks with a window of them in flight, until every byte is acknowledged.
+
+        The link keeps bytes in order and the board answers in order, so an acknowledgement of a
+        chunk sent after another still unanswered means the earlier request or its reply was lost:
+        it is resent at once, without waiting for a deadline (only the last chunks in flight
+        depend on one). A lost chunk goes out again with the same seq (the board answers a
+        repeat from its reply cache) unless ``resplit`` allows cutting it anew at a smaller size.
+        """
+        total = len(data)
+        hi = self._max_chunk(policy, header)
+        sizer = ChunkSizer(policy.min_chunk, hi, header + P.OVERHEAD, adaptive=policy.adaptive)
+        max_window = policy.window or self.timeouts.upload_window
+        window = max_window
+        clean_acks = 0
+        stall_s = self._stall_s(policy, header)
+        in_flight: dict[int, _Chunk] = {}
+        holes: list[tuple[int, int]] = []  # byte ranges to send again, sorted
+        next_off = 0
         done = 0
-        exhausted = False
+        tx_no = 0
+        last_progress = time.monotonic()
+
+        def transmit(c: _Chunk) -> None:
+            nonlocal tx_no
+            tx_no += 1
+            c.last_tx_no = tx_no
+            c.sent_at = time.monotonic()
+            self._send(mtype, c.seq, c.payload)
+
+        def cut() -> _Chunk | None:
+            nonlocal next_off
+            if holes:
+                off, end = holes[0]
+                size = min(sizer.size, end - off)
+                if off + size < end:
+                    holes[0] = (off + size, end)
+                else:
+                    holes.pop(0)
+            elif next_off < total:
+                off = next_off
+                size = min(sizer.size, total - off)
+                next_off += size
+            else:
+                return None
+            c = _Chunk(off, size, self._next_seq(), build(off, data[off:off + size]))
+            c.first_tx_no = tx_no + 1
+            return c
+
+        def lost(c: _Chunk) -> None:
+            sizer.lost(len(c.payload) + P.OVERHEAD + _ACK_FRAME_BYTES)
+            self.stats["retransmits"] += 1
+            if resplit and c.size > sizer.size:
+                del in_flight[c.seq]
+                bisect.insort(holes, (c.off, c.off + c.size))
+                self.stats["resplit_chunks"] += 1
+            else:
+                transmit(c)
+
         while True:
-            while not exhausted and len(in_flight) < window:
-                try:
-                    off, part = next(pieces)
-                except StopIteration:
-                    exhausted = True
+            while len(in_flight) < window:
+                c = cut()
+                if c is None:
                     break
-                seq = self._next_seq()
-                payload = build(off, part)
-                in_flight[seq] = [off, payload, 1, time.monotonic(), len(part)]
-                self._send(mtype, seq, payload)
+                in_flight[c.seq] = c
+                transmit(c)
+                self.stats["upload_chunks"] += 1
             if not in_flight:
+                self.stats["smallest_chunk"] = sizer.smallest
                 return
-            timeout = self._deadline_s(wire_bytes=window * (len(next(iter(in_flight.values()))[1]) + P.OVERHEAD))
-            oldest_seq = min(in_flight, key=lambda s: in_flight[s][3])
-            deadline = in_flight[oldest_seq][3] + timeout
+            now = time.monotonic()
+            if now - last_progress > stall_s:
+                raise LinkTimeout(
+                    f"{what}: no new byte acknowledged for {stall_s:.1f} s ({done} of {total} bytes done, "
+                    f"{self.stats['retransmits']} chunks resent, chunk size down to {sizer.smallest} B)",
+                    "the link is losing data: check the cable, lower the baud rate, avoid USB hubs")
+            if give_up_at is not None and now > give_up_at:
+                raise LinkTimeout(
+                    f"{what}: upload not finished within its {budget:.1f} s budget ({done} of {total} bytes done, "
+                    f"{self.stats['retransmits']} chunks resent, chunk size down to {sizer.smallest} B)",
+                    "the link is losing data: check the cable; or allow more time (--upload-budget SECONDS)")
+            oldest = min(in_flight.values(), key=lambda c: c.sent_at)
+            flying = sum(len(c.payload) for c in in_flight.values())
+            rto = self._deadline_s(wire_bytes=flying + len(in_flight) * (P.OVERHEAD + _ACK_FRAME_BYTES))
+            deadline = min(oldest.sent_at + rto, last_progress + stall_s + 1e-3)
+            if give_up_at is not None:
+                deadline = min(deadline, give_up_at + 1e-3)
             f = None
-            while f is None and time.monotonic() < deadline:
+            while f is None:
                 while not self._ready:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
@@ -345,26 +505,35 @@ class Device:
                 else:
                     self.stats["stale_frames"] += 1
             if f is None:
-                self.stats["timeouts"] += 1
-                self._resend(mtype, oldest_seq, in_flight[oldest_seq], what)
+                if time.monotonic() >= oldest.sent_at + rto:
+                    self.stats["timeouts"] += 1
+                    window = max(1, window // 2)
+                    clean_acks = 0
+                    lost(oldest)
                 continue
+            c = in_flight[f.seq]
             if f.type == P.MsgType.NAK:
-                self._on_nak(f, what)
-                self._resend(mtype, f.seq, in_flight[f.seq], what)
+                self._on_nak(f, what)  # raises unless the code says the same request may be repeated
+                lost(c)
                 continue
             self._check(f, what)  # raises on ERROR
-            done += in_flight.pop(f.seq)[4]
+            del in_flight[f.seq]
+            sizer.delivered(len(c.payload) + P.OVERHEAD + _ACK_FRAME_BYTES)
+            done += c.size
+            last_progress = time.monotonic()
             if progress:
                 progress(done, total)
-
-    def _resend(self, mtype: int, seq: int, entry: list, what: str) -> None:
-        if entry[2] >= self.timeouts.attempts:
-            raise LinkTimeout(f"{what} at offset {entry[0]} was not acknowledged after {entry[2]} attempts",
-                              "the link is losing data: check the cable, lower the baud rate, avoid USB hubs")
-        entry[2] += 1
-        entry[3] = time.monotonic()
-        self.stats["retransmits"] += 1
-        self._send(mtype, seq, entry[1])
+            # everything whose latest transmission went out before this chunk's first was lost
+            behind = [o for o in in_flight.values() if o.last_tx_no < c.first_tx_no]
+            for o in behind:
+                lost(o)
+            if behind:
+                clean_acks = 0
+            elif window < max_window:
+                clean_acks += 1
+                if clean_acks >= window:
+                    window += 1
+                    clean_acks = 0
 
     def send_input(self, tensor: np.ndarray, index: int = 0) -> None:
         """Stage a host-supplied input tensor (raw, already in the tensor's dtype)."""
@@ -383,12 +552,14 @@ class Device:
         if arr.size * arr.itemsize != spec.nbytes:
             raise ConfigError(f"input has shape {tuple(np.shape(tensor))}, the model expects {spec.shape} ({spec.dtype})")
         data = np.ascontiguousarray(arr).tobytes()
-        chunk = max(64, min((self.info or self.hello()).max_payload, HOST_MAX_PAYLOAD) - 9)
-        pieces = ((off, data[off:off + chunk]) for off in range(0, len(data), chunk))
         input_struct = P.payload_struct(P.MsgType.INPUT, False)
-        self._stream(P.MsgType.INPUT, pieces,
+        # Pieces of an input are repeated with their own seq, never cut anew: the board starts a
+        # fresh input when offset 0 arrives after a complete one, and only a reply-cache hit is
+        # sure not to.
+        self._stream(P.MsgType.INPUT, data,
                      lambda off, part: input_struct.build(dict(index=index, total=len(data), offset=off, data=part)),
-                     len(data), "INPUT", None)
+                     _INPUT_HEADER, "INPUT", None, dataclasses.replace(self.upload_policy, adaptive=False), None, None,
+                     resplit=False)
 
     def capture(self, count: int = 1, period_us: int = 0, input: np.ndarray | None = None,
                 return_input: bool = False,
@@ -440,6 +611,11 @@ def _capture_payload(count: int, period_us: int, source: P.InputSource, return_i
 @functools.lru_cache(maxsize=16)
 def _output_bytes(model: ModelInfo) -> int:
     return sum(s.nbytes for s in model.outputs)
+
+
+def _wire_name(name: str) -> str:
+    """The model name as it fits the protocol's 255-byte UTF-8 field (cut at a character boundary)."""
+    return name.encode("utf-8", "replace")[:255].decode("utf-8", "ignore") or "model"
 
 
 def _code(value) -> "P.ErrorCode | int":

@@ -97,7 +97,6 @@ class _Staging:
     data: bytearray = field(init=False)
     have: bytearray = field(init=False)
     received: int = 0
-    offsets: set = field(default_factory=set)
 
     def __post_init__(self):
         self.data = bytearray(self.size)
@@ -113,7 +112,7 @@ class BoardCore:
         self.active: LoadedModel | None = None
         self.host_max_payload = DEFAULT_HOST_MAX_PAYLOAD
         self._staging: _Staging | None = None
-        self._inputs: dict[int, list] = {}  # index -> [bytearray, have-mask, received]
+        self._inputs: dict[int, list] = {}  # index -> [bytearray, have-mask, bytes received]
         self._cache: collections.OrderedDict = collections.OrderedDict()
         self._event_seq = 0
         self._result_specs: tuple = (None, [])
@@ -227,11 +226,11 @@ class BoardCore:
         if off + len(data) > st.size:
             raise BoardError(P.ErrorCode.CHUNK_OUT_OF_RANGE,
                              f"chunk at {off}+{len(data)} runs past the announced size {st.size}")
+        # Chunks may come in any size at any offset, overlap and repeat (a host that shrinks its
+        # chunks on a noisy link resends a range cut differently): count newly covered bytes.
+        st.received += st.have.count(0, off, off + len(data))
         st.data[off:off + len(data)] = data
         st.have[off:off + len(data)] = b"\x01" * len(data)
-        if off not in st.offsets:
-            st.offsets.add(off)
-            st.received += len(data)
         self._ack(seq, st.received, out)
 
     def _model_commit(self, seq, body, out):
@@ -282,12 +281,11 @@ class BoardCore:
             raise BoardError(P.ErrorCode.CHUNK_OUT_OF_RANGE, f"input chunk at {body.offset} runs past {need} bytes")
         slot = self._inputs.get(body.index)
         if slot is None or body.offset == 0 and slot[2] >= need:
-            slot = self._inputs[body.index] = [bytearray(need), bytearray(need), 0, set()]
-        slot[0][body.offset:body.offset + len(body.data)] = body.data
-        slot[1][body.offset:body.offset + len(body.data)] = b"\x01" * len(body.data)
-        if body.offset not in slot[3]:
-            slot[3].add(body.offset)
-            slot[2] += len(body.data)
+            slot = self._inputs[body.index] = [bytearray(need), bytearray(need), 0]
+        end = body.offset + len(body.data)
+        slot[2] += slot[1].count(0, body.offset, end)
+        slot[0][body.offset:end] = body.data
+        slot[1][body.offset:end] = b"\x01" * len(body.data)
         self._ack(seq, slot[2], out)
 
     def _capture(self, seq, body, out):
