@@ -6,10 +6,11 @@
 """
 from .analysis import SessionInvalid
 from .plan import BoardPlan, Checks, Plan, load_plan, resolve_model
+from .preflight import SessionNotStarted
 from .runner import SessionStopped, finalize, resume_session, run_session
 from .store import SessionStore
 
 __all__ = [
-    "BoardPlan", "Checks", "Plan", "SessionInvalid", "SessionStopped", "SessionStore", "finalize",
+    "BoardPlan", "Checks", "Plan", "SessionInvalid", "SessionNotStarted", "SessionStopped", "SessionStore", "finalize",
     "load_plan", "resolve_model", "resume_session", "run_session",
 ]

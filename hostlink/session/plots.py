@@ -69,7 +69,7 @@ def plot_trace(trace, rows: list[dict], path: Path, title: str, max_frames: int 
     ax.legend(loc="upper right", fontsize=8, ncol=len(seen))
     ax.set_xlim(t_ms[0] if len(t_ms) else 0, t_ms[-1] if len(t_ms) else 1)
     fig.tight_layout()
-    fig.savefig(path)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -96,5 +96,13 @@ def plot_energy(boards: list[tuple[str, dict]], path: Path, title: str = "Energy
     ax_e.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path)
+    _save(fig, path)
     plt.close(fig)
+
+
+def _save(fig, path) -> None:
+    """PNG written whole or not at all (a session folder never holds a half-written plot)."""
+    from .atomic import atomic_open
+
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png")

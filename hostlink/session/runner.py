@@ -1,13 +1,21 @@
 """Running a plan unattended: per board connect, upload, warm up, then windows of frames measured
 with the board's monitor, each written to the session folder as soon as it is complete.
 
-A window is the unit of work: if the session stops (Ctrl-C, a board or monitor that vanishes, a
-failed validity check) every completed window stays, the state file says why it stopped, and
-``resume`` runs only the windows still missing.
+A window is the unit of work: if the session stops (Ctrl-C, SIGTERM, a board or monitor that
+vanishes, a failed validity check) every completed window stays, the state file says why it
+stopped, and ``resume`` runs only the windows still missing. Even SIGKILL leaves only whole files
+(store.py, atomic.py), so a resume after any kill completes with every frame exactly once.
+
+A plan that cannot run fails before its folder exists (preflight.py). A session that fails after
+that but before it kept anything (no window, no rejected trace) removes its folder: there is
+nothing to resume. A resume is advised only where it can succeed: never after a refused plan.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -21,6 +29,7 @@ from ..power.align import bits_needed
 from .analysis import SessionInvalid, analyse_window, stage_id
 from .plan import Plan, resolve_model
 from .plots import plot_energy, plot_trace
+from .preflight import SessionNotStarted, preflight
 from .store import SessionStore
 from .summary import board_summary, session_markdown
 
@@ -35,6 +44,29 @@ class SessionStopped(HostlinkError):
         self.exit_code = exit_code
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a session: stop as for Ctrl-C (keep the completed windows, say why)."""
+
+
+@contextlib.contextmanager
+def _sigterm_stops_gracefully():
+    """While a session runs, SIGTERM (systemd, docker stop, kill) stops it like Ctrl-C. Only the
+    main thread can take signals, and a handler the application installed is left alone."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _connect(port: str):
     import hostlink
 
@@ -43,8 +75,9 @@ def _connect(port: str):
 
 class SessionRunner:
     def __init__(self, store: SessionStore, plan: Plan, *, plan_dir: Path | None = None,
-                 progress: bool = True, console=None, connect=_connect):
+                 progress: bool = True, console=None, connect=_connect, fresh: bool = False):
         self.store = store
+        self.fresh = fresh  # a folder made by this run (removed if it ends with nothing kept)
         self.plan = plan
         self.plan_dir = plan_dir
         self.show_progress = progress
@@ -69,23 +102,41 @@ class SessionRunner:
                     label = plan.label_of(i)
                     where = f"board {label}"
                     self._run_board(i, label)
-        except KeyboardInterrupt:
-            reason = f"interrupted by the user during {where}"
-            self._stop("interrupted", reason)
-            raise SessionStopped(self._stopped_message(reason),
-                                 f"continue with: hostlink session resume {store.path}", exit_code=130) from None
+        except KeyboardInterrupt as err:
+            sigterm = isinstance(err, Terminated)
+            reason = f"{'stopped by SIGTERM' if sigterm else 'interrupted by the user'} during {where}"
+            self._give_up("interrupted", reason, None, 143 if sigterm else 130, resumable=True)
         except SessionInvalid as err:
-            self._stop("invalid", err.message)
-            raise SessionStopped(self._stopped_message(err.message), err.hint, exit_code=err.exit_code) from None
+            self._give_up("invalid", err.message, err.hint, err.exit_code, resumable=False)
         except HostlinkError as err:
-            self._stop("failed", err.message)
-            hint = (err.hint + "; then " if err.hint else "") + f"hostlink session resume {store.path}"
-            raise SessionStopped(self._stopped_message(err.message), hint, exit_code=err.exit_code) from None
+            # a refused configuration fails the same way on resume; a vanished board or monitor may not
+            self._give_up("failed", err.message, err.hint, err.exit_code,
+                          resumable=not isinstance(err, ConfigError))
         store.set_status("complete")
         log.info("session complete")
         summary = finalize(store)
         store.close_transcript()
         return summary
+
+    def _give_up(self, status: str, reason: str, hint: str | None, exit_code: int, *, resumable: bool):
+        store = self.store
+        if self.fresh and not self._kept_anything():
+            store.log.error("session not started: %s", reason)
+            store.remove()
+            raise SessionNotStarted(f"session not started: {reason}; nothing was measured, so its folder "
+                                    f"was removed", hint, exit_code=exit_code) from None
+        self._stop(status, reason)
+        if resumable:
+            hint = (hint + "; then " if hint else "") + f"continue with: hostlink session resume {store.path}"
+        raise SessionStopped(self._stopped_message(reason), hint, exit_code=exit_code) from None
+
+    def _kept_anything(self) -> bool:
+        """A completed window, or a rejected one kept as evidence."""
+        for i in range(len(self.plan.boards)):
+            d = self.store.path / self.plan.label_of(i)
+            if d.is_dir() and any(d.glob("window_*.json")):
+                return True
+        return False
 
     def _stopped_message(self, reason: str) -> str:
         kept = sum(len(self.store.completed_windows(self.plan.label_of(i))) for i in range(len(self.plan.boards)))
@@ -218,7 +269,7 @@ class SessionRunner:
         trace = Trace.concat(blocks, monitor.info.sample_rate_hz)
         try:
             window = analyse_window(trace, results, label=label, window=index, stage_order=stage_order,
-                                    checks=plan.checks)
+                                    checks=plan.checks, clock_hz=dev.info.clock_hz or 1e6)
         except SessionInvalid as err:
             path = store.write_rejected(label, index, trace, {"board": label, "window": index,
                                                               "reason": err.message})
@@ -312,8 +363,18 @@ def finalize(store: SessionStore) -> dict:
     return summary
 
 
+def _interrupted_before_start(err: KeyboardInterrupt, verb: str) -> SessionNotStarted:
+    how = "stopped by SIGTERM" if isinstance(err, Terminated) else "interrupted by the user"
+    return SessionNotStarted(f"session not {verb}: {how} while checking the boards; nothing was written",
+                             exit_code=143 if isinstance(err, Terminated) else 130)
+
+
 def run_session(plan: Plan, out_dir: str | Path = "sessions", *, plan_dir: Path | None = None,
                 progress: bool = True, console=None, connect=_connect) -> tuple[SessionStore, dict]:
+    """Check the plan against the boards and monitors, then create the folder and run.
+
+    Raises SessionNotStarted (nothing written) when the plan cannot run, SessionStopped when it
+    stopped after keeping something."""
     # a model given as a path is recorded absolute, so `resume` finds it from anywhere
     for holder in [plan] + list(plan.boards):
         name = holder.model
@@ -322,19 +383,34 @@ def run_session(plan: Plan, out_dir: str | Path = "sessions", *, plan_dir: Path 
                 if cand.is_file():
                     holder.model = str(cand.resolve())
                     break
-    store = SessionStore.create(out_dir, plan)
-    runner = SessionRunner(store, plan, plan_dir=plan_dir, progress=progress, console=console, connect=connect)
-    return store, runner.run()
+    with _sigterm_stops_gracefully():
+        try:
+            preflight(plan, plan_dir, connect)
+        except KeyboardInterrupt as err:
+            raise _interrupted_before_start(err, "started") from None
+        store = SessionStore.create(out_dir, plan)
+        runner = SessionRunner(store, plan, plan_dir=plan_dir, progress=progress, console=console,
+                               connect=connect, fresh=True)
+        return store, runner.run()
 
 
 def resume_session(path: str | Path, *, progress: bool = True, console=None,
                    connect=_connect) -> tuple[SessionStore, dict]:
+    """Run the windows a session folder is missing; stray temporaries of killed writers go first."""
     store = SessionStore.open(path)
     plan = store.plan()
     state = store.state()
-    if state["status"] == "complete":
-        return store, finalize(store)
-    store.open_transcript()
-    store.log.info("resuming after: %s (%s)", state["status"], state.get("reason"))
-    runner = SessionRunner(store, plan, plan_dir=None, progress=progress, console=console, connect=connect)
-    return store, runner.run()
+    with _sigterm_stops_gracefully():
+        store.clean_temporaries()
+        if state["status"] == "complete":
+            return store, finalize(store)
+        missing = {plan.label_of(i) for i in range(len(plan.boards))
+                   if len(store.completed_windows(plan.label_of(i))) < plan.windows}
+        try:
+            preflight(plan, None, connect, labels=missing, verb="resumed")
+        except KeyboardInterrupt as err:
+            raise _interrupted_before_start(err, "resumed") from None
+        store.open_transcript()
+        store.log.info("resuming after: %s (%s)", state["status"], state.get("reason"))
+        runner = SessionRunner(store, plan, plan_dir=None, progress=progress, console=console, connect=connect)
+        return store, runner.run()

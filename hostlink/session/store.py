@@ -9,25 +9,33 @@
       <board>/window_NNN.npz raw trace of each window (compressed; samples as in hostlink.power)
       <board>/window_NNN.json per-frame stage rows and the window's checks (written last: a window
                              counts as complete once its json exists)
+      <board>/window_NNN.rejected.{npz,json}  a window that failed a check, kept as evidence
       frames.csv, frames.json  every per-frame stage row of every board
       summary.json, summary.md  median/min/max/IQR per stage in ms, mW, mJ
       trace_<board>.png, energy.png
 
-Nothing is parsed back from free text: resume and report read the json files.
+Nothing is parsed back from free text: resume and report read the json files. Every file is
+written whole or not at all (``atomic.py``): a session killed by any signal leaves only complete
+files, plus temporaries that the next resume removes. A folder appears under its final name only
+once plan.yaml, manifest.json and state.json are in it.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import json
 import logging
 import os
 import platform
+import re
+import shutil
 from pathlib import Path
 
 import yaml
 
 from ..errors import ConfigError
+from . import atomic
 from .plan import Plan
 
 SCHEMA = 1
@@ -46,9 +54,7 @@ def utc_stamp() -> str:
 
 
 def _write_json(path: Path, data) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
-    os.replace(tmp, path)
+    atomic.write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
 
 
 def _json_default(obj):
@@ -73,25 +79,51 @@ class SessionStore:
 
     @classmethod
     def create(cls, out_dir: str | Path, plan: Plan) -> "SessionStore":
-        base = Path(out_dir)
-        path = base / f"{utc_stamp()}_{plan.name}"
-        k = 1
-        while path.exists():
-            k += 1
-            path = base / f"{utc_stamp()}_{plan.name}_{k}"
-        path.mkdir(parents=True)
-        store = cls(path)
-        (path / "plan.yaml").write_text(yaml.safe_dump(plan.as_dict(), sort_keys=False))
+        """A new session folder, built under a hidden name and renamed into place complete."""
         from .. import __version__
         import numpy
 
-        _write_json(path / "manifest.json", {
-            "schema": SCHEMA, "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(),
-            "hostlink": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
-            "platform": platform.platform(), "units": UNITS, "boards": {},
-        })
-        store.write_state({"status": "running", "reason": None, "windows": {}})
-        return store
+        base = Path(out_dir)
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(f"cannot create the session folder in {base}: {err.strerror}",
+                              "give a writable folder with --out") from None
+        _clean_abandoned_builds(base)
+        building = base / f".{plan.name}.creating-{os.getpid()}"
+        building.mkdir()
+        try:
+            atomic.write_text(building / "plan.yaml", yaml.safe_dump(plan.as_dict(), sort_keys=False))
+            _write_json(building / "manifest.json", {
+                "schema": SCHEMA, "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "hostlink": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
+                "platform": platform.platform(), "units": UNITS, "boards": {},
+            })
+            _write_json(building / "state.json", {"status": "running", "reason": None, "windows": {}})
+            k = 1
+            path = base / f"{utc_stamp()}_{plan.name}"
+            while True:
+                try:
+                    # rename onto a new name only: an existing folder is never replaced
+                    os.mkdir(path)
+                except FileExistsError:
+                    k += 1
+                    path = base / f"{utc_stamp()}_{plan.name}_{k}"
+                    continue
+                os.rename(building, path)  # onto the empty folder just made: atomic on POSIX
+                break
+            atomic.fsync_dir(base)
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+        return cls(path)
+
+    def remove(self) -> None:
+        """Delete the folder (a session that failed before its first window: nothing to keep)."""
+        self.close_transcript()
+        shutil.rmtree(self.path, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            atomic.fsync_dir(self.path.parent)
 
     @classmethod
     def open(cls, path: str | Path) -> "SessionStore":
@@ -101,6 +133,10 @@ class SessionStore:
                               "give the folder `hostlink session run` printed")
         return cls(path)
 
+    def clean_temporaries(self) -> list[Path]:
+        """Remove what writers killed mid-write left behind (see atomic.py)."""
+        return atomic.clean_temporaries(self.path)
+
     def plan(self) -> Plan:
         return Plan.from_dict(yaml.safe_load((self.path / "plan.yaml").read_text()),
                               where=str(self.path / "plan.yaml"))
@@ -109,7 +145,7 @@ class SessionStore:
 
     def open_transcript(self) -> None:
         if self._handler is None:
-            h = logging.FileHandler(self.path / "transcript.log", encoding="utf-8")
+            h = atomic.AppendLineHandler(self.path / "transcript.log")
             fmt = logging.Formatter("%(asctime)s.%(msecs)03dZ %(levelname)s %(message)s",
                                     "%Y-%m-%dT%H:%M:%S")
             fmt.converter = __import__("time").gmtime
@@ -126,7 +162,11 @@ class SessionStore:
     # -- state ----------------------------------------------------------------------------------
 
     def state(self) -> dict:
-        return json.loads((self.path / "state.json").read_text())
+        try:
+            return json.loads((self.path / "state.json").read_text())
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"{self.path / 'state.json'} cannot be read: {err}",
+                              "the folder was changed by hand; restore state.json") from None
 
     def write_state(self, state: dict) -> None:
         _write_json(self.path / "state.json", state)
@@ -158,9 +198,13 @@ class SessionStore:
         return sorted(int(p.stem.split("_")[1]) for p in d.glob("window_*.json")
                       if p.stem.split("_")[1].isdigit())
 
+    def _save_trace(self, path: Path, trace, **meta) -> None:
+        with atomic.atomic_open(path, "wb") as f:
+            trace.save(f, **meta)
+
     def write_window(self, label: str, index: int, trace, window: dict) -> None:
         d = self.board_dir(label)
-        trace.save(d / f"window_{index:03d}.npz", board=label, window=index)
+        self._save_trace(d / f"window_{index:03d}.npz", trace, board=label, window=index)
         _write_json(d / f"window_{index:03d}.json", window)  # last: marks the window complete
         st = self.state()
         st["windows"][label] = self.completed_windows(label)
@@ -169,7 +213,7 @@ class SessionStore:
     def write_rejected(self, label: str, index: int, trace, window: dict) -> Path:
         d = self.board_dir(label)
         p = d / f"window_{index:03d}.rejected.npz"
-        trace.save(p, board=label, window=index, reason=window.get("reason"))
+        self._save_trace(p, trace, board=label, window=index, reason=window.get("reason"))
         _write_json(d / f"window_{index:03d}.rejected.json", window)
         return p
 
@@ -190,7 +234,7 @@ class SessionStore:
 
     def write_tables(self) -> None:
         rows = self.frame_rows()
-        with open(self.path / "frames.csv", "w", newline="") as f:
+        with atomic.atomic_open(self.path / "frames.csv", "w", newline="", encoding="utf-8") as f:
             w = csv.DictWriter(f, fieldnames=FRAME_FIELDS, extrasaction="ignore")
             w.writeheader()
             for r in rows:
@@ -199,4 +243,15 @@ class SessionStore:
 
     def write_summary(self, summary: dict, markdown: str) -> None:
         _write_json(self.path / "summary.json", summary)
-        (self.path / "summary.md").write_text(markdown)
+        atomic.write_text(self.path / "summary.md", markdown)
+
+
+_BUILDING = re.compile(r"^\..+\.creating-(\d+)$")
+
+
+def _clean_abandoned_builds(base: Path) -> None:
+    """Folders whose creator was killed before renaming them into place hold no results."""
+    for p in base.iterdir():
+        m = _BUILDING.match(p.name)
+        if m and p.is_dir() and not atomic._alive(int(m.group(1))):
+            shutil.rmtree(p, ignore_errors=True)

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from hostlink.errors import ConfigError
-from hostlink.session import Plan, SessionStopped, SessionStore, resume_session, run_session
+from hostlink.session import Plan, SessionNotStarted, SessionStopped, SessionStore, resume_session, run_session
 
 
 def plan(monitor="emulated://ppk2", windows=3, boards=("emu:imx500",), **kw):
@@ -66,7 +66,7 @@ def test_interrupted_session_resumes_where_it_stopped(tmp_path, devices):
 
     def connect(port):
         calls.append(port)
-        if len(calls) == 2:
+        if len(calls) == 4:  # two checks before the folder exists, then the boards in turn
             raise KeyboardInterrupt
         return devices(port)
 
@@ -104,8 +104,9 @@ def test_marker_discontinuity_is_reported(tmp_path, monkeypatch):
 
 
 def test_too_few_marker_inputs_is_refused_before_measuring(tmp_path):
-    with pytest.raises(SessionStopped, match="need 3 marker inputs; the emulated JS110 has 2"):
+    with pytest.raises(SessionNotStarted, match="imx500: stage ids up to 4 need 3 marker inputs; the emulated JS110 has 2"):
         run_session(plan("emulated://js110"), tmp_path, progress=False)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_resume_of_a_non_session_folder(tmp_path):

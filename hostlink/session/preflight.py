@@ -1,0 +1,103 @@
+"""Everything a session can check before it creates its folder or touches a completed one.
+
+A plan that cannot run (unknown board, unreachable port, missing or refused model, monitor address
+that does not parse or open, too few marker inputs, a supply the monitor cannot give) fails here
+with one line naming the board and the problem, and nothing is written. Each board is connected,
+asked for its description and closed again; the model is checked against the board's limits on
+the host (the same admission rules the boards run, hostlink.models.admission) instead of being
+uploaded twice, since an upload over a slow link takes minutes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ConfigError, HostlinkError
+from ..power import open_monitor
+from ..power.align import bits_needed
+from .analysis import stage_id
+from .plan import Plan, resolve_model
+
+
+class SessionNotStarted(HostlinkError):
+    """The plan cannot run; nothing was written (or, on resume, nothing was changed)."""
+
+    def __init__(self, message: str, hint: str | None = None, exit_code: int = 2):
+        super().__init__(message, hint)
+        self.exit_code = exit_code
+
+
+def preflight(plan: Plan, plan_dir: Path | None, connect, *, labels: set[str] | None = None,
+              verb: str = "started") -> None:
+    """Check each board of ``plan`` (only those in ``labels`` when given); raise SessionNotStarted."""
+    for i, bp in enumerate(plan.boards):
+        label = plan.label_of(i)
+        if labels is not None and label not in labels:
+            continue
+        try:
+            _check_board(plan, i, label, bp, plan_dir, connect)
+        except HostlinkError as err:
+            raise SessionNotStarted(f"session not {verb}: {label}: {err.message}",
+                                    err.hint, getattr(err, "exit_code", 2)) from None
+        except (OSError, ValueError) as err:  # a port or option the lower layers did not word
+            raise SessionNotStarted(f"session not {verb}: {label}: {err}",
+                                    f"check the board's port {bp.port!r} and monitor {bp.monitor!r}") from None
+
+
+def _check_board(plan: Plan, i: int, label: str, bp, plan_dir: Path | None, connect) -> None:
+    model_path = resolve_model(plan.model_for(i), plan_dir)
+    dev = connect(bp.port)
+    try:
+        info = dev.info or dev.hello()
+        if not info.stages:
+            raise ConfigError(f"{info.board_name} reports no stages", "the board's firmware must time its stages")
+        for s in info.stages:
+            stage_id(s)
+        _check_model(info, model_path)
+        board = getattr(dev.link, "board", None)
+        try:
+            monitor = open_monitor(bp.monitor, board=board)
+        except ValueError as err:
+            raise ConfigError(f"monitor address {bp.monitor!r} has a bad option value: {err}",
+                              "see `hostlink session run --help` for monitor addresses") from None
+        with monitor:
+            supply = bp.supply_v
+            if supply is None and board is not None:
+                supply = float(board.profile.supply_v)
+            monitor.configure(supply_v=supply)
+            max_id = max(stage_id(s) for s in info.stages)
+            if bits_needed(max_id) > monitor.info.digital_channels:
+                raise ConfigError(
+                    f"stage ids up to {max_id} need {bits_needed(max_id)} marker inputs; "
+                    f"the {monitor.info.model} has {monitor.info.digital_channels}",
+                    "use a monitor with more digital inputs (PPK2: 8, JS220: 4)")
+    finally:
+        dev.close()
+
+
+def _check_model(info, model_path: Path) -> None:
+    """The board's format list, then its memory and op limits, as the board itself would judge."""
+    from .. import protocols as P
+    from ..client import model_format_for
+    from ..emulator.profiles import get_profile
+    from ..models.admission import check
+    from ..models.formats import analyze_bytes
+
+    data = model_path.read_bytes()
+    fmt = model_format_for(data, str(model_path))
+    fmt_name = P.FORMAT_NAMES[fmt]
+    if info.formats and fmt_name not in info.formats:
+        raise ConfigError(f"{info.board_name} does not accept {fmt_name} models ({model_path.name}); "
+                          f"it accepts {', '.join(info.formats)}", "give a model in one of those formats")
+    if fmt not in (P.ModelFormat.TFLITE,):
+        return  # other formats are judged by the board's own tools
+    try:
+        limits = get_profile(str(info.board)).limits
+    except ConfigError:
+        return  # a board kind without a profile judges the model itself at upload
+    report = analyze_bytes(data, name=model_path.name, with_arena=True)
+    refusals = check(report, limits)
+    if refusals:
+        raise ConfigError(f"{info.board_name} would refuse model {model_path.name!r}: "
+                          + "; ".join(r.message for r in refusals),
+                          f"`hostlink inspect {model_path.name} --board {str(info.board).lower()}` shows "
+                          "the limits; choose a model that fits")
