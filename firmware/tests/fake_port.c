@@ -24,9 +24,26 @@ const hl_board_info_t fake_board = {
 void fake_reset(void)
 {
     memset(&fake, 0, sizeof fake);
+    memset(fake.store, 0xFF, sizeof fake.store);
     fake.now_us = 1000u;
     hl_core_init(&fake_board);
     fake.n_marks = 0; /* init drives IDLE once; tests look at what follows */
+}
+
+void fake_reboot(void)
+{
+    static uint8_t store[FAKE_REGION_BYTES];
+    static uint8_t programmed[FAKE_REGION_BYTES];
+    memcpy(store, fake.store, sizeof store);
+    memcpy(programmed, fake.programmed, sizeof programmed);
+    bool violation = fake.contract_violation;
+    memset(&fake, 0, sizeof fake);
+    memcpy(fake.store, store, sizeof store);
+    memcpy(fake.programmed, programmed, sizeof programmed);
+    fake.contract_violation = violation;
+    fake.now_us = 1000u;
+    hl_core_init(&fake_board);
+    fake.n_marks = 0;
 }
 
 size_t hl_port_link_read(uint8_t *buf, size_t cap, uint32_t timeout_us)
@@ -61,35 +78,92 @@ void hl_port_marker(uint8_t stage)
     }
 }
 
-hl_status_t hl_port_staging(hl_staging_op_t op, uint32_t offset, uint8_t *data, size_t len)
+static const hl_storage_geometry_t fake_geometry = {
+    .size = FAKE_REGION_BYTES,
+    .erase_block = FAKE_ERASE_BLOCK,
+    .write_align = FAKE_WRITE_ALIGN,
+    .erased = 0xFFu,
+    .image_max = FAKE_STORE_BYTES,
+};
+
+const hl_storage_geometry_t *hl_port_storage_geometry(void) { return &fake_geometry; }
+
+static uint32_t next_random(void)
 {
-    switch (op) {
-    case HL_STAGING_OPEN:
-        fake.staging_opens++;
-        if (len > FAKE_STORE_BYTES) {
-            return hl_core_refuse(HL_ERR_MODEL_TOO_LARGE, "fake store holds 4096 bytes");
-        }
-        memset(fake.staging, 0xFF, sizeof fake.staging); /* erased flash */
-        fake.staging_size = (uint32_t)len;
-        return HL_OK;
-    case HL_STAGING_WRITE:
-        fake.staging_writes++;
-        if (offset > fake.staging_size || len > fake.staging_size - offset) {
-            return HL_ERR_INTERNAL; /* the core must never ask this */
-        }
-        memcpy(fake.staging + offset, data, len);
-        return HL_OK;
-    case HL_STAGING_READ:
-        if (offset > fake.staging_size || len > fake.staging_size - offset) {
-            return HL_ERR_INTERNAL;
-        }
-        memcpy(data, fake.staging + offset, len);
-        if (fake.staging_corrupt_readback && len > 0) {
-            data[0] ^= 0x01u; /* a flash bit that did not take */
-        }
-        return HL_OK;
+    fake.rng = fake.rng * 1664525u + 1013904223u; /* Numerical Recipes LCG: deterministic tears */
+    return fake.rng >> 8;
+}
+
+/* Count a mutation; true when power dies during this one (the caller tears it). */
+static bool power_fails_now(void)
+{
+    fake.mutations++;
+    if (fake.powercut_at != 0u && fake.mutations == fake.powercut_at) {
+        fake.power_lost = true;
+        return true;
     }
-    return HL_ERR_INTERNAL;
+    return false;
+}
+
+hl_status_t hl_port_storage_erase(uint32_t offset, uint32_t len)
+{
+    if (fake.power_lost) {
+        return HL_ERR_INTERNAL;
+    }
+    if (offset % FAKE_ERASE_BLOCK != 0u || len % FAKE_ERASE_BLOCK != 0u || offset > FAKE_REGION_BYTES ||
+        len > FAKE_REGION_BYTES - offset) {
+        fake.contract_violation = true;
+        return HL_ERR_INTERNAL;
+    }
+    fake.staging_opens++;
+    if (power_fails_now()) {
+        len = next_random() % (len + 1u); /* erased up to some point */
+    }
+    memset(fake.store + offset, 0xFF, len);
+    memset(fake.programmed + offset, 0, len);
+    return fake.power_lost ? HL_ERR_INTERNAL : HL_OK;
+}
+
+hl_status_t hl_port_storage_write(uint32_t offset, const uint8_t *data, size_t len)
+{
+    if (fake.power_lost) {
+        return HL_ERR_INTERNAL;
+    }
+    if (offset > FAKE_REGION_BYTES || len > FAKE_REGION_BYTES - offset) {
+        fake.contract_violation = true;
+        return HL_ERR_INTERNAL;
+    }
+    fake.staging_writes++;
+    size_t n = len;
+    if (power_fails_now()) {
+        n = next_random() % (len + 1u); /* a prefix lands, possibly all of it ... */
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (fake.programmed[offset + i]) {
+            fake.contract_violation = true;
+        }
+        fake.store[offset + i] &= data[i]; /* NOR programming only clears bits */
+        fake.programmed[offset + i] = 1;
+    }
+    if (fake.power_lost) {
+        if (n < len) {
+            fake.store[offset + n] &= (uint8_t)next_random(); /* ... and one byte half-programmed */
+        }
+        return HL_ERR_INTERNAL;
+    }
+    return HL_OK;
+}
+
+hl_status_t hl_port_storage_read(uint32_t offset, uint8_t *data, size_t len)
+{
+    if (fake.power_lost || offset > FAKE_REGION_BYTES || len > FAKE_REGION_BYTES - offset) {
+        return HL_ERR_INTERNAL;
+    }
+    memcpy(data, fake.store + offset, len);
+    if (fake.staging_corrupt_readback && len > 0) {
+        data[0] ^= 0x01u; /* a flash bit that did not take */
+    }
+    return HL_OK;
 }
 
 static void spec(hl_tensor_spec_t *s, const char *name)
@@ -104,23 +178,44 @@ static void spec(hl_tensor_spec_t *s, const char *name)
     s->zero_point = -3;
 }
 
-hl_status_t hl_port_model_activate(hl_model_info_t *info)
+hl_status_t hl_port_model_check(uint32_t offset, hl_model_info_t *info)
 {
+    fake.checks++;
+    uint8_t tag = 0;
+    if (info->size > FAKE_STORE_BYTES || hl_port_storage_read(offset, &tag, 1) != HL_OK) {
+        return HL_ERR_INTERNAL; /* the core must never ask this */
+    }
     if (fake.activate_refusal != HL_OK) {
         return hl_core_refuse(fake.activate_refusal, "fake admission refused it");
     }
-    fake.activations++;
-    memcpy(fake.active, fake.staging, fake.staging_size);
-    fake.active_size = fake.staging_size;
-    fake.model_tag = fake.active[0];
+    if (fake.refuse_tag != 0u && tag == fake.refuse_tag) {
+        return hl_core_refuse(HL_ERR_MODEL_OP_UNSUPPORTED, "fake engine no longer takes this model");
+    }
     info->arena_bytes = 2048u;
     info->macs = 12345678901ull;
     info->expected_frame_us = 1500u;
     strcpy(info->engine, "fake-engine");
     info->n_inputs = 1;
-    info->n_outputs = 1;
+    info->n_outputs = fake.check_outputs ? fake.check_outputs : 1u;
     spec(&info->inputs[0], "in");
-    spec(&info->outputs[0], "out");
+    for (uint8_t i = 0; i < info->n_outputs && i < HL_CFG_MAX_OUTPUTS; i++) {
+        spec(&info->outputs[i], "out");
+    }
+    return HL_OK;
+}
+
+hl_status_t hl_port_model_switch(uint32_t offset, const hl_model_info_t *info)
+{
+    if (fake.switch_refusal != HL_OK) {
+        return hl_core_refuse(fake.switch_refusal, "fake engine failed to switch");
+    }
+    /* the engine loads the committed image, as a board copies it to RAM or maps it */
+    if (hl_port_storage_read(offset, fake.active, info->size) != HL_OK) {
+        return HL_ERR_INTERNAL;
+    }
+    fake.activations++;
+    fake.active_size = info->size;
+    fake.model_tag = fake.active[0];
     return HL_OK;
 }
 

@@ -51,8 +51,9 @@ int error_code(const reply_t *r);
 /* ACK value, or -1 when it is not an ACK. */
 long long ack_value(const reply_t *r);
 
-/* The two suites (test_core.c, test_vectors.c); main() runs both. */
+/* The suites (test_core.c, test_store.c, test_vectors.c); main() runs them all. */
 void run_core_tests(void);
+void run_store_tests(void);
 int run_vector_tests(const char *dir);
 
 #endif

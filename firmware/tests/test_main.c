@@ -10,6 +10,7 @@ int main(int argc, char **argv)
         return 2;
     }
     run_core_tests();
+    run_store_tests();
     int vectors = run_vector_tests(argv[1]);
     if (vectors == 0) {
         fprintf(stderr, "no golden vectors found in %s\n", argv[1]);

@@ -24,7 +24,9 @@ extern "C" {
 #define HL_CORE_VERSION_MINOR 1
 #define HL_CORE_VERSION_PATCH 0
 
-/* Reset every piece of protocol state (no model is active afterwards). */
+/* Reset every piece of protocol state. With HL_PORT_HAS_STORAGE the model store is scanned and the
+ * newest committed, CRC-verified model the port still admits becomes the active one (the port's
+ * engine must be ready for hl_port_model_check/switch); otherwise no model is active afterwards. */
 void hl_core_init(const hl_board_info_t *board);
 
 /* Wait up to timeout_us for link bytes, then handle every complete frame received. */

@@ -152,6 +152,7 @@ typedef struct {
                            * start on multiples of it, and the header and the commit word are each
                            * written by one call whose length is a multiple of it */
     uint8_t erased;       /* the value an erased byte reads as (0xFF on NOR flash) */
+    uint32_t image_max;   /* largest model the board takes (MODEL_TOO_LARGE above it); 0: what a slot holds */
 } hl_storage_geometry_t;
 
 /* The region's geometry (usually a const in flash). Called at init and at every MODEL_BEGIN. */

@@ -328,6 +328,10 @@ void hl_core_init(const hl_board_info_t *board)
     memset(&tx, 0, sizeof tx);
     hl_model_reset_session();
     hl_inputs_reset();
+#if HL_PORT_HAS_STORAGE
+    hl_store_boot(); /* the board comes back with the newest committed model */
+    hl_fail(HL_OK, "");
+#endif
     hl_port_marker(HL_STAGE_IDLE);
 }
 

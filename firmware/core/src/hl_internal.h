@@ -35,6 +35,23 @@ hl_text_t *hl_text_str(hl_text_t *t, const char *s);
 hl_text_t *hl_text_u64(hl_text_t *t, uint64_t v);
 hl_text_t *hl_text_hex32(hl_text_t *t, uint32_t v);
 
+/* The two-slot model store (hl_store.c), when the port has storage. */
+#define HL_STORE_NONE 0xFFu
+typedef struct {
+    bool ok;              /* the port's geometry is usable */
+    bool seen;            /* a committed slot was found or written: top_seq is meaningful */
+    uint8_t active;       /* slot of the running model, or HL_STORE_NONE */
+    uint8_t staging;      /* slot the open upload writes */
+    uint8_t erased;
+    uint32_t top_seq;     /* highest sequence number committed so far */
+    uint32_t erase_block;
+    uint32_t write_align;
+    uint32_t slot_bytes;
+    uint32_t commit_off;  /* commit word, from the slot start */
+    uint32_t data_off;    /* image, from the slot start */
+    uint32_t capacity;    /* largest image taken */
+} hl_store_t;
+
 typedef struct {
     const hl_board_info_t *board;
     hl_rx_t rx;
@@ -47,6 +64,10 @@ typedef struct {
     uint32_t staging_crc;
     char staging_name[HL_CFG_NAME_MAX + 1];
     hl_coverage_t staging_cov;
+
+#if HL_PORT_HAS_STORAGE
+    hl_store_t store;
+#endif
 
     hl_model_info_t active;
     hl_model_info_t candidate; /* filled by the port during activation; copied to active on success */
@@ -83,6 +104,21 @@ hl_status_t hl_on_input(const hl_frame_t *f, hl_rd_t *rd);
 hl_status_t hl_on_capture(const hl_frame_t *f, hl_rd_t *rd);
 
 void hl_model_reset_session(void); /* drop the staged upload */
+/* true when the core can describe the model: tensor counts, ranks and sizes within hl_config.h */
+bool hl_specs_fit(const hl_model_info_t *m);
+
+#if HL_PORT_HAS_STORAGE
+/* The model store (hl_store.c); every hl_status_t failure has its message recorded (hl_fail). */
+void hl_store_boot(void);           /* restore the newest valid slot and make it the running model */
+uint32_t hl_store_capacity(void);   /* largest image a slot holds */
+uint32_t hl_store_image_offset(uint8_t slot);
+hl_status_t hl_store_begin(uint32_t size, uint8_t *slot_out); /* erase the slot not running */
+hl_status_t hl_store_write(uint8_t slot, uint32_t offset, const uint8_t *data, size_t len);
+hl_status_t hl_store_verify(uint8_t slot, uint32_t size, uint32_t *crc_out);
+hl_status_t hl_store_seal(uint8_t slot, const hl_model_info_t *info); /* header, then commit word */
+void hl_store_activated(uint8_t slot);
+void hl_store_withdraw(uint8_t slot); /* make a sealed slot invalid again */
+#endif
 void hl_inputs_reset(void);        /* drop staged host inputs */
 
 #endif /* HL_INTERNAL_H */

@@ -1,6 +1,8 @@
-/* hl_model.c: the model store. MODEL_BEGIN opens the staging slot, MODEL_CHUNKs fill it in any
- * order, MODEL_COMMIT reads the whole image back, checks its CRC-32 and only then asks the port to
- * admit it and swap it in. Any failure leaves the active model exactly as it was. */
+/* hl_model.c: model upload. MODEL_BEGIN opens the staging slot, MODEL_CHUNKs fill it in any
+ * order, MODEL_COMMIT reads the whole image back, checks its CRC-32, has the port admit it and the
+ * core check that it can describe it, and only then commits it to storage and switches to it.
+ * Any failure leaves the active model exactly as it was. With HL_PORT_HAS_STORAGE the slots are
+ * the power-safe store of hl_store.c; without it the port's own staging slot (earlier contract). */
 #include <string.h>
 
 #include "hl_crc.h"
@@ -37,7 +39,11 @@ hl_status_t hl_on_model_begin(const hl_frame_t *f, hl_rd_t *rd)
         return hl_fail(HL_ERR_BAD_PAYLOAD, "model size is 0");
     }
     hl_fail(HL_OK, "");
+#if HL_PORT_HAS_STORAGE
+    hl_status_t st = hl_store_begin(size, &hl_state.store.staging);
+#else
     hl_status_t st = hl_port_staging(HL_STAGING_OPEN, 0, NULL, size);
+#endif
     if (st != HL_OK) {
         if (hl_state.msg.len == 0u) {
             hl_fail(st, "the model store cannot stage ");
@@ -52,6 +58,40 @@ hl_status_t hl_on_model_begin(const hl_frame_t *f, hl_rd_t *rd)
     memcpy(hl_state.staging_name, name, sizeof name);
     hl_reply_ack(f->seq, 0);
     return HL_OK;
+}
+
+static hl_status_t stage(uint32_t offset, const uint8_t *data, uint32_t len)
+{
+#if HL_PORT_HAS_STORAGE
+    return hl_store_write(hl_state.store.staging, offset, data, len);
+#else
+    return hl_port_staging(HL_STAGING_WRITE, offset, (uint8_t *)(uintptr_t)data, len);
+#endif
+}
+
+/* Program only the parts of [offset, offset + len) no earlier chunk covered: a retried or
+ * overlapping chunk never programs flash twice (hl_port_storage_write's contract). */
+static hl_status_t write_new_bytes(uint32_t offset, const uint8_t *data, uint32_t len)
+{
+    const hl_coverage_t *c = &hl_state.staging_cov;
+    uint32_t end = offset + len;
+    uint32_t at = offset;
+    for (uint8_t i = 0; i < c->n && at < end; i++) {
+        if (c->s[i].end <= at) {
+            continue;
+        }
+        if (c->s[i].start >= end) {
+            break;
+        }
+        if (c->s[i].start > at) {
+            hl_status_t st = stage(at, data + (at - offset), c->s[i].start - at);
+            if (st != HL_OK) {
+                return st;
+            }
+        }
+        at = c->s[i].end;
+    }
+    return at < end ? stage(at, data + (at - offset), end - at) : HL_OK;
 }
 
 hl_status_t hl_on_model_chunk(const hl_frame_t *f, hl_rd_t *rd)
@@ -69,20 +109,25 @@ hl_status_t hl_on_model_chunk(const hl_frame_t *f, hl_rd_t *rd)
         hl_text_u64(hl_text_str(hl_fail_text(), " runs past the announced size "), size);
         return HL_ERR_CHUNK_OUT_OF_RANGE;
     }
+    hl_coverage_t next = hl_state.staging_cov;
+    if (!hl_cover_add(&next, offset, offset + (uint32_t)len)) {
+        return hl_fail(HL_ERR_CHUNK_OUT_OF_RANGE, "too many gaps between received chunks; send them in order");
+    }
     hl_fail(HL_OK, "");
-    hl_status_t st = hl_port_staging(HL_STAGING_WRITE, offset, (uint8_t *)(uintptr_t)data, len);
+    hl_status_t st = write_new_bytes(offset, data, (uint32_t)len);
     if (st != HL_OK) {
         return hl_state.msg.len ? st : hl_fail(st, "writing the staging slot failed");
     }
-    if (!hl_cover_add(&hl_state.staging_cov, offset, offset + (uint32_t)len)) {
-        return hl_fail(HL_ERR_CHUNK_OUT_OF_RANGE, "too many gaps between received chunks; send them in order");
-    }
+    hl_state.staging_cov = next;
     hl_reply_ack(f->seq, hl_state.staging_cov.covered);
     return HL_OK;
 }
 
 static hl_status_t verify_staged_crc(uint32_t size, uint32_t *crc_out)
 {
+#if HL_PORT_HAS_STORAGE
+    return hl_store_verify(hl_state.store.staging, size, crc_out);
+#else
     uint8_t buf[HL_CFG_VERIFY_CHUNK];
     uint32_t crc = HL_CRC32_INIT;
     for (uint32_t off = 0; off < size;) {
@@ -96,9 +141,10 @@ static hl_status_t verify_staged_crc(uint32_t size, uint32_t *crc_out)
     }
     *crc_out = crc;
     return HL_OK;
+#endif
 }
 
-static bool specs_fit(const hl_model_info_t *m)
+bool hl_specs_fit(const hl_model_info_t *m)
 {
     if (m->n_inputs > HL_CFG_MAX_INPUTS || m->n_outputs > HL_CFG_MAX_OUTPUTS) {
         return false;
@@ -156,14 +202,39 @@ hl_status_t hl_on_model_commit(const hl_frame_t *f, hl_rd_t *rd)
     c->size = size;
     c->crc32 = crc;
     hl_fail(HL_OK, "");
+#if HL_PORT_HAS_STORAGE
+    /* every check first; nothing has switched and nothing is committed until all have passed */
+    uint8_t slot = hl_state.store.staging;
+    uint32_t at = hl_store_image_offset(slot);
+    st = hl_port_model_check(at, c);
+    if (st != HL_OK) {
+        return hl_state.msg.len ? st : hl_fail(st, "the board refused the model");
+    }
+    if (!hl_specs_fit(c)) {
+        return hl_fail(HL_ERR_MODEL_OP_UNSUPPORTED,
+                       "the model has more tensors or dimensions than this firmware describes (hl_config.h)");
+    }
+    st = hl_store_seal(slot, c); /* the commit point: from here a reboot restores this model */
+    if (st != HL_OK) {
+        return st;
+    }
+    hl_fail(HL_OK, "");
+    st = hl_port_model_switch(at, c);
+    if (st != HL_OK) {
+        hl_store_withdraw(slot);
+        return hl_state.msg.len ? st : hl_fail(st, "the board could not switch to the model; the active model is unchanged");
+    }
+    hl_store_activated(slot);
+#else
     st = hl_port_model_activate(c);
     if (st != HL_OK) {
         return hl_state.msg.len ? st : hl_fail(st, "the board refused the model");
     }
-    if (!specs_fit(c)) {
+    if (!hl_specs_fit(c)) {
         /* the port activated a model the core cannot describe: a port bug, reported as such */
         return hl_fail(HL_ERR_INTERNAL, "the activated model has more tensors or dimensions than hl_config.h allows");
     }
+#endif
     c->loaded = true;
     hl_state.active = *c;
     hl_inputs_reset();

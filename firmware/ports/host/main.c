@@ -1,12 +1,16 @@
 /* main.c: hl-host, the board core as a Linux process.
  *
- *   hl-host --pty   [--backend CMD] [--state-dir DIR] [--markers FILE]
+ *   hl-host --pty   [--backend CMD] [--state-dir DIR] [--markers FILE] [--powercut-at N]
  *   hl-host --stdio [...]
  *
  * --pty creates a pseudo-terminal and prints its path on the first line of stdout; a host opens it
  * like a board's serial port. --stdio serves the protocol on stdin/stdout. The camera, admission
  * and inference come from the helper started with --backend (default: the hostlink emulator's
- * host-port helper for the coralmicro profile). Diagnostics go to stderr. */
+ * host-port helper for the coralmicro profile). Diagnostics go to stderr.
+ *
+ * The model store is DIR/store.bin: with --state-dir the board keeps its model across restarts.
+ * --powercut-at N (or HL_POWERCUT_AT=N; HL_POWERCUT_SEED picks the tear) cuts the power at the Nth
+ * storage erase or write: part of it lands and the process exits with status 99 at once. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -36,7 +40,9 @@ static void usage(void)
             "  --backend CMD    helper answering protocols/hostport.py requests\n"
             "                   (default: python3 -m hostlink.emulator.hostport --board coralmicro)\n"
             "  --state-dir DIR  where the staging and active model slots live (default: a new /tmp dir)\n"
-            "  --markers FILE   append \"<time_us> <stage>\" at every stage change\n");
+            "  --markers FILE   append \"<time_us> <stage>\" at every stage change\n"
+            "  --powercut-at N  tear the Nth model-store erase/write and exit 99, as a power cut would\n"
+            "                   (also HL_POWERCUT_AT=N; HL_POWERCUT_SEED=S varies how much lands)\n");
 }
 
 static int open_pty(int *master, int *slave, const char **path)
@@ -71,6 +77,8 @@ int main(int argc, char **argv)
     const char *state_dir = NULL;
     const char *markers_path = NULL;
     int mode = 0; /* 1 pty, 2 stdio */
+    const char *powercut = getenv("HL_POWERCUT_AT");
+    const char *seed_text = getenv("HL_POWERCUT_SEED");
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--pty") == 0) {
             mode = 1;
@@ -82,6 +90,8 @@ int main(int argc, char **argv)
             state_dir = argv[++i];
         } else if (strcmp(argv[i], "--markers") == 0 && i + 1 < argc) {
             markers_path = argv[++i];
+        } else if (strcmp(argv[i], "--powercut-at") == 0 && i + 1 < argc) {
+            powercut = argv[++i];
         } else {
             usage();
             return 2;
@@ -90,6 +100,27 @@ int main(int argc, char **argv)
     if (mode == 0) {
         usage();
         return 2;
+    }
+    unsigned powercut_at = 0;
+    uint32_t powercut_seed = 1;
+    if (powercut != NULL && *powercut != '\0') {
+        char *end;
+        unsigned long v = strtoul(powercut, &end, 10);
+        if (*end != '\0' || v == 0 || v > 0xFFFFFFFFul) {
+            fprintf(stderr, "hl-host: --powercut-at / HL_POWERCUT_AT wants a write number from 1, got '%s'\n", powercut);
+            return 2;
+        }
+        powercut_at = (unsigned)v;
+        powercut_seed = (uint32_t)v;
+    }
+    if (seed_text != NULL && *seed_text != '\0') {
+        char *end;
+        unsigned long v = strtoul(seed_text, &end, 10);
+        if (*end != '\0') {
+            fprintf(stderr, "hl-host: HL_POWERCUT_SEED wants a number, got '%s'\n", seed_text);
+            return 2;
+        }
+        powercut_seed = (uint32_t)v;
     }
 
     static char made_dir[] = "/tmp/hl-host-XXXXXX";
@@ -153,8 +184,8 @@ int main(int argc, char **argv)
         printf("%s\n", path);
         fflush(stdout);
     }
-    if (hl_host_port_open(in_fd, out_fd, state_dir, store_bytes, markers) != 0) {
-        fprintf(stderr, "hl-host: --state-dir path too long\n");
+    if (hl_host_port_open(in_fd, out_fd, state_dir, store_bytes, markers, powercut_at, powercut_seed) != 0) {
+        hl_helper_stop();
         return 1;
     }
     struct sigaction sa;
@@ -167,11 +198,16 @@ int main(int argc, char **argv)
     fprintf(stderr, "hl-host: hostlink core %d.%d.%d serving protocol v%u (max payload %u) for %s\n",
             HL_CORE_VERSION_MAJOR, HL_CORE_VERSION_MINOR, HL_CORE_VERSION_PATCH, (unsigned)HL_PROTO_VERSION,
             (unsigned)HL_CFG_MAX_PAYLOAD, profile.name);
+    const hl_model_info_t *restored = hl_core_active_model();
+    if (restored->loaded) {
+        fprintf(stderr, "hl-host: restored model '%s' (%u bytes, CRC-32 %08x) from %s/store.bin\n", restored->name,
+                (unsigned)restored->size, (unsigned)restored->crc32, state_dir);
+    }
     while (!stop && !hl_host_port_eof()) {
         hl_core_poll(200000);
     }
 
-    hl_host_port_close();
+    hl_host_port_close(!own_dir);
     hl_helper_stop();
     if (slave >= 0) {
         close(slave);
@@ -184,8 +220,9 @@ int main(int argc, char **argv)
         rmdir(state_dir);
     }
     const hl_rx_stats_t *s = hl_core_rx_stats();
-    fprintf(stderr, "hl-host: %u frames, %u header errors, %u CRC errors, %u oversize, %u bytes skipped\n",
+    fprintf(stderr, "hl-host: %u frames, %u header errors, %u CRC errors, %u oversize, %u bytes skipped, "
+            "%u storage erases+writes\n",
             (unsigned)s->frames, (unsigned)s->header_errors, (unsigned)s->crc_errors, (unsigned)s->oversize,
-            (unsigned)s->skipped_bytes);
+            (unsigned)s->skipped_bytes, hl_host_port_storage_ops());
     return 0;
 }
