@@ -1,4 +1,6 @@
 """Every wait and retry the client makes, named in one place (overridable per Device)."""
+import dataclasses
+import math
 from dataclasses import dataclass
 
 
@@ -22,6 +24,24 @@ class Timeouts:
     attempts: int = 4
     #: Upload chunks in flight before waiting for an ACK.
     upload_window: int = 8
+
+
+    def scaled(self, factor: float) -> "Timeouts":
+        """Every deadline derived from these, times ``factor`` (``--timeout-scale``).
+
+        A deadline is ``base_s + margin * (work + wire time)`` and HELLO's is ``hello_s``, so scaling
+        ``margin`` and every ``*_s`` duration scales all of them. ``commit_*`` are estimates of the
+        board's work, which the margin already scales.
+        """
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)):
+            raise TypeError(f"a timeout scale is a number, not {type(factor).__name__}")
+        if not math.isfinite(factor) or factor <= 0:
+            from .errors import ConfigError
+
+            raise ConfigError(f"timeout scale must be a finite number > 0 (got {factor})", "e.g. 2 for a slow host")
+        changes = {f.name: getattr(self, f.name) * factor for f in dataclasses.fields(self)
+                   if (f.name.endswith("_s") and not f.name.startswith("commit_")) or f.name == "margin"}
+        return dataclasses.replace(self, **changes)
 
 
 DEFAULT_TIMEOUTS = Timeouts()

@@ -22,6 +22,12 @@ class ConfigError(HostlinkError):
     """Bad arguments, an unknown board, an unreadable file."""
 
 
+class NothingFound(HostlinkError):
+    """The input was read but held nothing to work on (no face in any frame of the video)."""
+
+    exit_code = 1
+
+
 class LinkError(HostlinkError):
     """The link could not be opened or broke: port missing, busy, no permission, device gone."""
 

@@ -7,6 +7,7 @@ import click
 
 from ..errors import ConfigError
 from .common import echo_json, err_console, out_console
+from .common import Number, Text
 
 #: Why there is no Edge TPU compilation step on this host.
 EDGETPU_NOTE = (
@@ -24,7 +25,7 @@ def register(group: click.Group) -> None:
 
 
 @click.command()
-@click.argument("model")
+@click.argument("model", type=Text(4096, example="tinytracker"))
 @click.option("--board", "target", type=click.Choice(["imx500", "coralmicro", "spresense"]), default=None,
               help="Board to convert for (default: the global --board).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -33,7 +34,8 @@ def register(group: click.Group) -> None:
               help="Representative samples for MCT's statistics (default 300).")
 @click.option("--env", "env_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               envvar="HOSTLINK_IMX500_VENV", help="IMX500 toolchain venv (default: .venv-imx500).")
-@click.option("--timeout", "timeout_s", type=float, default=1800.0, show_default=True,
+@click.option("--timeout", "timeout_s", type=Number(float, min=1, max=7 * 86400, example="1800"), default=1800.0,
+              show_default=True,
               help="Seconds each toolchain step may take.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context

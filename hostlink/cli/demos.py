@@ -11,8 +11,9 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..errors import ConfigError
-from .common import echo_json, err_console, open_device, out_console, trace_printer
+from ..errors import ConfigError, NothingFound
+from .common import (MAX_FRAMES, BoardOrPort, Choice, Dimensions, Number, echo_json, err_console, open_device,
+                     out_console, shown, timeouts_for, trace_printer)
 
 BOARD_HELP = "Board: a port URL (emu:imx500, /dev/ttyACM0, socket://HOST:PORT) or a board name (imx500, coralmicro, spresense)."
 
@@ -21,13 +22,9 @@ def open_board(ctx: click.Context, board: str | None):
     """``--board`` may be a port URL or a board name; a name goes through the global --port logic."""
     if board and (":" in board or "/" in board):
         from ..api import connect
-        from ..config import Timeouts
 
         obj = ctx.find_root().obj or {}
-        scale = obj.get("timeout_scale", 1.0)
-        base = Timeouts()
-        return connect(board, trace=trace_printer if obj.get("trace") else None,
-                       timeouts=Timeouts(base_s=base.base_s * scale, hello_s=base.hello_s * scale))
+        return connect(board, trace=trace_printer if obj.get("trace") else None, timeouts=timeouts_for(ctx))
     return open_device(ctx, board)
 
 
@@ -49,13 +46,15 @@ def count_progress(label: str):
 
 # ---------------------------------------------------------------------------------------------- gaze
 @click.command()
-@click.option("--board", "-b", "board", metavar="URL|NAME", help=BOARD_HELP)
-@click.option("--camera", type=int, default=None, metavar="N", help="Webcam index (default 0 when no --video).")
+@click.option("--board", "-b", "board", metavar="URL|NAME", type=BoardOrPort(), help=BOARD_HELP)
+@click.option("--camera", type=Number(int, min=0, max=63, example="0"), default=None, metavar="N",
+              help="Webcam index (default 0 when no --video).")
 @click.option("--video", type=click.Path(dir_okay=False), help="Read frames from a video file instead of a camera.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the overlay to this video (.mp4/.avi).")
 @click.option("--snapshot", type=click.Path(dir_okay=False), help="Save the last overlay frame with a face as a PNG.")
 @click.option("--model", type=click.Path(dir_okay=False), help="Gaze model (default: bundled tinytracker_int8.tflite).")
-@click.option("--frames", "-n", type=int, default=None, help="Stop after N frames.")
+@click.option("--frames", "-n", type=Number(int, min=1, max=MAX_FRAMES, example="10"), default=None,
+              help="Stop after N frames.")
 @click.option("--headless", is_flag=True, help="Never open a window.")
 @click.option("--fullscreen", is_flag=True, help="Show the overlay stretched over the whole screen, so the gaze point lands "
               "where you look (calibration always runs full screen).")
@@ -65,25 +64,24 @@ def count_progress(label: str):
 @click.option("--calibrate", is_flag=True, help="Run the 9-point calibration first and save it to the profile.")
 @click.option("--profile", type=click.Path(dir_okay=False), help="Calibration profile (default ~/.config/hostlink/gaze-profile.json).")
 @click.option("--no-profile", is_flag=True, help="Ignore any saved calibration.")
-@click.option("--screen", metavar="WxH[+TOP]", help="Screen size in cm below the camera (default 24x20+2).")
-@click.option("--size", default="640x480", show_default=True, help="Camera capture size.")
+@click.option("--screen", metavar="WxH[+TOP]", type=Dimensions(float, low=1, high=500, offset=True, example="30x19+0.5"),
+              help="Screen size in cm below the camera (default 24x20+2).")
+@click.option("--size", default="640x480", show_default=True, type=Dimensions(int, low=16, high=8192),
+              help="Camera capture size.")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False), help="Write one JSON line per frame here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.pass_context
 def gaze(ctx, board, camera, video, output, snapshot, model, frames, headless, fullscreen, mirror, detect, calibrate, profile,
          no_profile, screen, size, log_path, as_json):
     """Live gaze overlay: camera -> face -> INT8 TinyTracker on the board -> gaze point + stage timings."""
-    from ..demos.calibration import Calibration, CalibrationSchedule, default_profile_path, parse_screen
+    from ..demos.calibration import Calibration, CalibrationSchedule, Screen, default_profile_path, parse_screen
     from ..demos.gaze import GazePipeline, run_loop
     from ..demos.video import FrameSource, VideoSink, open_window
 
     if video and camera is not None:
         raise ConfigError("give --camera or --video, not both")
     live = video is None
-    try:
-        cam_w, cam_h = (int(v) for v in size.lower().split("x"))
-    except ValueError:
-        raise ConfigError(f"--size {size!r} is not WIDTHxHEIGHT") from None
+    cam_w, cam_h = size if isinstance(size, tuple) else Dimensions(int, low=16).convert(size, None, None)
     source = FrameSource((camera or 0) if live else video, mirror=live if mirror is None else mirror,
                          width=cam_w, height=cam_h)
     profile_path = Path(profile) if profile else default_profile_path()
@@ -91,7 +89,8 @@ def gaze(ctx, board, camera, video, output, snapshot, model, frames, headless, f
     if not calibrate and not no_profile and profile_path.is_file():
         calib = Calibration.load(profile_path)
         say(f"calibration: {profile_path} ({calib.points} points, residual {calib.residual_cm:.2f} cm)")
-    scr = parse_screen(screen) if screen else (calib.screen if calib else parse_screen(None))
+    scr = Screen(screen[0], screen[1], *(() if screen[2] is None else (screen[2],))) if screen else (
+        calib.screen if calib else parse_screen(None))
     async_detect = detect == "async" or (detect == "auto" and live)
     window = None if headless else open_window("hostlink gaze", say=say, fullscreen=fullscreen or calibrate)
     sink = VideoSink(output, source.fps) if output else None
@@ -144,8 +143,14 @@ def gaze(ctx, board, camera, video, output, snapshot, model, frames, headless, f
                detect="async" if async_detect else "sync", output=output, snapshot=snapshot if "frame" in last else None)
     if as_json:
         echo_json(out)
-        return
-    _print_gaze_summary(out, probe)
+    else:
+        _print_gaze_summary(out, probe)
+    if snapshot and "frame" not in last:
+        # Decided: a snapshot is of a frame with a face and its gaze point; without one there is
+        # nothing to save, and exiting 0 would let a script believe the file exists.
+        raise NothingFound(f"no frame had a face, so --snapshot {snapshot} was not written "
+                           f"({out['frames']} frames read)",
+                           "check that the video shows a face, well lit and facing the camera")
 
 
 def _write_png(path, frame) -> None:
@@ -157,7 +162,8 @@ def _write_png(path, frame) -> None:
 
 
 def _print_gaze_summary(s: dict, probe: bool) -> None:
-    t = Table(title=f"gaze on {s['board']} ({s['engine']}): {s['frames']} frames, {s['frames_with_face']} with a face",
+    t = Table(title=f"gaze on {shown(s['board'])} ({shown(s['engine'])}): {s['frames']} frames, "
+                    f"{s['frames_with_face']} with a face",
               title_justify="left")
     t.add_column("quantity")
     t.add_column("median", justify="right")
@@ -166,9 +172,9 @@ def _print_gaze_summary(s: dict, probe: bool) -> None:
     what = "frame in hand -> overlay, minus the interpreter" if probe else "frame in hand -> overlay, minus the CAPTURE round trip"
     t.add_row(f"host-side ms ({what})", "—" if hs["median"] is None else f"{hs['median']:.2f} (p90 {hs['p90']:.2f})")
     for k, v in s["steps_ms"].items():
-        t.add_row(f"  {k} ms", f"{v:.2f}")
+        t.add_row(f"  {shown(k)} ms", f"{v:.2f}")
     for k, v in s["board_ms"].items():
-        t.add_row(f"board {k} ms", f"{v:.3f}")
+        t.add_row(f"board {shown(k)} ms", f"{v:.3f}")
     t.add_row("video read ms", "—" if s["read_ms"]["median"] is None else f"{s['read_ms']['median']:.2f}")
     out_console.print(t)
     if s.get("output"):
@@ -180,15 +186,19 @@ def _print_gaze_summary(s: dict, probe: bool) -> None:
 # ---------------------------------------------------------------------------------------------- segment
 @click.command()
 @click.argument("images", nargs=-1, type=click.Path())
-@click.option("--board", "-b", "board", metavar="URL|NAME", help=BOARD_HELP)
-@click.option("--camera", type=int, default=None, metavar="N", help="Segment webcam frames instead of files.")
-@click.option("--frames", "-n", type=int, default=None, help="With --camera: stop after N frames (default: until Esc).")
+@click.option("--board", "-b", "board", metavar="URL|NAME", type=BoardOrPort(), help=BOARD_HELP)
+@click.option("--camera", type=Number(int, min=0, max=63, example="0"), default=None, metavar="N",
+              help="Segment webcam frames instead of files.")
+@click.option("--frames", "-n", type=Number(int, min=1, max=MAX_FRAMES, example="10"), default=None,
+              help="With --camera: stop after N frames (default: until Esc).")
 @click.option("--labels", type=click.Path(file_okay=False), help="Folder of vessel masks (IMAGE.png, IMAGE_1stHO.png ...): print metrics.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="segment-out", show_default=True,
               help="Where overlay and probability PNGs go.")
 @click.option("--model", type=click.Path(dir_okay=False), help="Segmentation model (default: bundled qsegment_int8.tflite).")
-@click.option("--scale", type=int, default=None, help="Longer side the model sees, in pixels; above the input size the image is tiled.")
-@click.option("--threshold", type=float, default=0.5, show_default=True, help="Vessel probability threshold.")
+@click.option("--scale", type=Number(int, min=8, max=16384, example="512"), default=None,
+              help="Longer side the model sees, in pixels; above the input size the image is tiled.")
+@click.option("--threshold", type=Number(float, min=0, max=1, example="0.5"), default=0.5, show_default=True,
+              help="Vessel probability threshold.")
 @click.option("--fov", is_flag=True, help="Score only the fundus field of view (bright disc), not the black corners.")
 @click.option("--headless", is_flag=True, help="With --camera: never open a window.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
@@ -250,7 +260,8 @@ def segment(ctx, images, board, camera, frames, labels, out_dir, model, scale, t
     if as_json:
         echo_json(dict(out=str(out), images=rows, overall=total))
         return
-    t = Table(title=f"segmentation on {dev.info.board_name}: {len(rows)} image(s) -> {out}/", title_justify="left")
+    t = Table(title=f"segmentation on {shown(dev.info.board_name)}: {len(rows)} image(s) -> {shown(out)}/",
+              title_justify="left")
     for col in ("image", "tiles", "board ms", "host ms") + (("Dice", "AUC", "acc") if labels else ()):
         t.add_column(col, justify="left" if col == "image" else "right")
     for r in rows:
@@ -299,16 +310,20 @@ def _segment_camera(runner, camera, frames, out, threshold, headless, hud_head) 
 
 # ---------------------------------------------------------------------------------------------- eval
 @click.command("eval")
-@click.option("--board", "-b", "board", metavar="URL|NAME", help=BOARD_HELP)
+@click.option("--board", "-b", "board", metavar="URL|NAME", type=BoardOrPort(), help=BOARD_HELP)
 @click.option("--data", required=True, type=click.Path(file_okay=False),
               help="Labelled dataset: hostlink layout (datasets make-synthetic), GazeCapture, or CHASE_DB1-style images + masks.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run folder (state.json, samples.jsonl); default eval-out/<data name>.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out where it stopped.")
 @click.option("--model", type=click.Path(dir_okay=False), help="Model (default: bundled tinytracker / qsegment by task).")
-@click.option("--limit", type=int, default=None, help="Stop after N more samples (resume later).")
-@click.option("--split", default="test", show_default=True, help="GazeCapture split.")
-@click.option("--threshold", type=float, default=0.5, show_default=True, help="Segmentation threshold.")
-@click.option("--scale", type=int, default=None, help="Segmentation: longer side the model sees (tiles above the input size).")
+@click.option("--limit", type=Number(int, min=1, max=10**9, example="100"), default=None,
+              help="Stop after N more samples (resume later).")
+@click.option("--split", default="test", show_default=True, type=Choice(("train", "val", "test")),
+              help="GazeCapture split.")
+@click.option("--threshold", type=Number(float, min=0, max=1, example="0.5"), default=0.5, show_default=True,
+              help="Segmentation threshold.")
+@click.option("--scale", type=Number(int, min=8, max=16384, example="512"), default=None,
+              help="Segmentation: longer side the model sees (tiles above the input size).")
 @click.option("--fov", is_flag=True, help="Segmentation: score inside the field of view only (the dataset's fov/ masks, "
               "else the bright disc).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -336,7 +351,8 @@ def eval_cmd(ctx, board, data, out_dir, resume, model, limit, split, threshold, 
 
 
 def _print_eval(s: dict, name: str) -> None:
-    out_console.print(f"[bold]{s['task']}[/] eval of {s['model']} on {s['board']}: {s['samples']} of {s['total']} samples "
+    out_console.print(f"[bold]{s['task']}[/] eval of {shown(s['model'])} on {shown(s['board'])}: "
+                      f"{s['samples']} of {s['total']} samples "
                       f"of {name}" + ("" if s["complete"] else " (incomplete: --resume continues)"), highlight=False)
     be = s["bit_exact"]
     ok = be["mismatched"] == 0
@@ -350,7 +366,7 @@ def _print_eval(s: dict, name: str) -> None:
                               f"MAE x {m['mae_x_cm']:.2f} y {m['mae_y_cm']:.2f} cm; corr x {m['corr_x']:.2f} y {m['corr_y']:.2f}")
     else:
         out_console.print(_seg_metrics_line(m))
-    stages = "  ".join(f"{k} {v:.3f}" for k, v in s["board_ms_per_sample"].items())
+    stages = "  ".join(f"{shown(k)} {v:.3f}" for k, v in s["board_ms_per_sample"].items())
     out_console.print(f"board ms per sample: {stages}; wall {s['elapsed_s']:.1f} s; run folder {s['out']}")
 
 
@@ -363,10 +379,11 @@ def datasets():
 @datasets.command("make-synthetic")
 @click.option("--task", type=click.Choice(["gaze", "segment"]), required=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
-@click.option("-n", "count", type=int, default=200, show_default=True, help="Samples.")
-@click.option("--seed", type=int, default=None,
+@click.option("-n", "count", type=Number(int, min=1, max=MAX_FRAMES, example="200"), default=200, show_default=True,
+              help="Samples.")
+@click.option("--seed", type=Number(int, min=0, max=2**32 - 1, example="10000"), default=None,
               help="First seed (default: the held-out seed on the bundled model's card, so metrics compare with it).")
-@click.option("--size", type=int, default=None,
+@click.option("--size", type=Number(int, min=16, max=1024, example="112"), default=None,
               help="Image side in pixels (default: 112 for gaze, 96 for segment). The generator's noise depends on the "
                    "size, so a card's held-out set is only reproduced at the model's own input size (TinyTrackerS: 96).")
 def make_synthetic(task, out_dir, count, seed, size):

@@ -10,7 +10,8 @@ from ..bundled import bundled_model
 from ..emulator.profiles import BOARD_NAMES, get_profile
 from ..errors import ConfigError
 from ..stats import STAGE_ORDER, stage_summary
-from .common import echo_json, frames_progress, open_device, out_console, upload_progress
+from .common import (MAX_FRAMES, Number, Text, echo_json, frames_progress, open_device, out_console, safe_text, shown,
+                     upload_progress)
 
 
 def _boards_found():
@@ -36,7 +37,7 @@ def boards(as_json):
     for col in ("board", "mode", "vid:pid", "serial", "port"):
         t.add_column(col)
     for b in usb:
-        t.add_row(b["board"], b["mode"], f"{b['vid']}:{b['pid']}", b["serial"] or "", b["port"] or "")
+        t.add_row(b["board"], b["mode"], f"{b['vid']}:{b['pid']}", shown(b["serial"] or ""), shown(b["port"] or ""))
     if usb:
         out_console.print(t)
     else:
@@ -61,16 +62,19 @@ def info(ctx, as_json):
         if as_json:
             echo_json(dict(device=d.__dict__ | {"capabilities": sorted(d.capabilities)}, model=model.__dict__))
             return
-        out_console.print(f"[bold]{d.board_name}[/] on {dev.link.url}")
-        out_console.print(f"  serial {d.serial}, firmware {d.fw_version}, protocol v{d.proto_version}, "
-                          f"clock {d.clock_hz / 1e6:g} MHz, max payload {d.max_payload} B")
-        out_console.print(f"  formats: {', '.join(d.formats)}; stages: {', '.join(d.stages)}")
-        out_console.print("  memory: " + ", ".join(f"{k} {v / 1024:.0f} KB" for k, v in d.memory.items()))
-        out_console.print("  capabilities: " + ", ".join(sorted(d.capabilities)))
+        # Every name below comes from the board: shown() keeps escape sequences and markup inert.
+        out_console.print(f"[bold]{shown(d.board_name)}[/] on {shown(dev.link.url)}", highlight=False)
+        out_console.print(f"  serial {shown(d.serial)}, firmware {shown(d.fw_version)}, protocol v{d.proto_version}, "
+                          f"clock {d.clock_hz / 1e6:g} MHz, max payload {d.max_payload} B", highlight=False)
+        out_console.print(f"  formats: {shown(', '.join(d.formats))}; stages: {shown(', '.join(d.stages))}", highlight=False)
+        out_console.print("  memory: " + ", ".join(f"{shown(k)} {v / 1024:.0f} KB" for k, v in d.memory.items()),
+                          highlight=False)
+        out_console.print("  capabilities: " + shown(", ".join(sorted(d.capabilities))), highlight=False)
         if model.loaded:
-            out_console.print(f"  model: {model.name} ({model.format}, {model.size / 1024:.1f} KB, {model.macs / 1e6:.2f} M MACs, "
-                              f"arena {model.arena_bytes / 1024:.1f} KB) on {model.engine}, "
-                              f"expected {model.expected_frame_us / 1000:.2f} ms/frame")
+            out_console.print(f"  model: {shown(model.name)} ({shown(model.format)}, {model.size / 1024:.1f} KB, "
+                              f"{model.macs / 1e6:.2f} M MACs, "
+                              f"arena {model.arena_bytes / 1024:.1f} KB) on {shown(model.engine)}, "
+                              f"expected {model.expected_frame_us / 1000:.2f} ms/frame", highlight=False)
         else:
             out_console.print("  model: none loaded")
 
@@ -105,8 +109,10 @@ def _result_json(r):
 
 
 @click.command()
-@click.option("--count", "-n", default=1, show_default=True, help="Frames to capture.")
-@click.option("--period-ms", default=0.0, help="Frame period on the board clock (0: back to back).")
+@click.option("--count", "-n", type=Number(int, min=1, max=MAX_FRAMES), default=1, show_default=True,
+              help="Frames to capture.")
+@click.option("--period-ms", type=Number(float, min=0, max=60_000, example="10"), default=0.0,
+              help="Frame period on the board clock (0: back to back).")
 @click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False),
               help="Run on this host tensor (.npy: float values are quantized with the input's scale) instead of the sensor.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -116,18 +122,22 @@ def capture(ctx, count, period_ms, input_path, as_json):
     tensor = None
     if input_path:
         try:
-            tensor = np.load(input_path)
+            tensor = np.load(input_path, allow_pickle=False)
         except Exception as exc:
-            raise ConfigError(f"cannot read {input_path} as a .npy array: {exc}") from None
+            raise ConfigError(f"cannot read {input_path} as a .npy array: {exc}",
+                              "save one with numpy.save(path, array)") from None
+        if not isinstance(tensor, np.ndarray):
+            raise ConfigError(f"{input_path} holds several arrays (.npz); --input takes one .npy array",
+                              "save one with numpy.save(path, array)")
     with open_device(ctx) as dev:
         if not dev.model_info().loaded:
             raise ConfigError(f"no model is loaded on {dev.info.board}", "upload one first: hostlink upload MODEL")
-        results = dev.capture(count=count, period_us=int(period_ms * 1000), input=tensor)
+        results = dev.capture(count=count, period_us=round(period_ms * 1000), input=tensor)
         if as_json:
             echo_json(dict(board=dev.info.board, results=[_result_json(r) for r in results]))
             return
         for r in results:
-            stages = "  ".join(f"{k} {v.duration_ms:.3f}" for k, v in r.stages.items())
+            stages = "  ".join(f"{safe_text(k)} {v.duration_ms:.3f}" for k, v in r.stages.items())
             outs = "; ".join(np.array2string(s.dequantize(o).ravel()[:8], precision=4) for s, o in zip(r.output_specs, r.outputs))
             click.echo(f"frame {r.frame}: {stages}  total {r.total_ms:.3f} ms  -> {outs}")
 
@@ -153,7 +163,7 @@ def _spread_table(s: dict, title: str) -> Table:
     for col in ("stage", "median ms", "min ms", "max ms", "IQR ms"):
         t.add_column(col, justify="left" if col == "stage" else "right")
     for n, v in s["stages"].items():
-        t.add_row(n, f"{v['median_ms']:.3f}", f"{v['min_ms']:.3f}", f"{v['max_ms']:.3f}", f"{v['iqr_ms']:.3f}")
+        t.add_row(shown(n), f"{v['median_ms']:.3f}", f"{v['min_ms']:.3f}", f"{v['max_ms']:.3f}", f"{v['iqr_ms']:.3f}")
     t.add_row("total", f"{s['total_ms']:.3f}", f"{s['total_min_ms']:.3f}", f"{s['total_max_ms']:.3f}", "")
     return t
 
@@ -183,11 +193,13 @@ def run(ctx, model, frames, warmup, as_json):
                            stages={k: {m: v[m] for m in ("median_ms", "min_ms", "max_ms")} for k, v in s["stages"].items()},
                            total_ms=s["total_ms"]))
             return
-        out_console.print(_spread_table(s, f"{Path(model).name}: {frames} frames on {dev.info.board_name} ({dev.model.engine})"))
+        out_console.print(_spread_table(s, f"{shown(Path(model).name)}: {frames} frames on {shown(dev.info.board_name)} "
+                                           f"({shown(dev.model.engine)})"))
 
 
 @click.command()
-@click.option("--frames", "-n", default=20, show_default=True, help="Measured frames per board.")
+@click.option("--frames", "-n", type=Number(int, min=1, max=MAX_FRAMES, example="20"), default=20, show_default=True,
+              help="Measured frames per board.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def demo(ctx, frames, as_json):
@@ -215,7 +227,10 @@ def _emu(ctx, name):
     from ..api import connect
     from .common import trace_printer
 
-    return connect(f"emu:{name}", trace=trace_printer if ctx.find_root().obj.get("trace") else None)
+    from .common import timeouts_for
+
+    return connect(f"emu:{name}", trace=trace_printer if ctx.find_root().obj.get("trace") else None,
+                   timeouts=timeouts_for(ctx))
 
 
 def register(group: click.Group) -> None:

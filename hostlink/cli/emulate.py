@@ -8,14 +8,15 @@ from ..emulator.board import EmulatedBoard
 from ..emulator.profiles import BOARD_NAMES
 from ..emulator.server import parse_hostport, serve_pty, serve_tcp
 from ..errors import ConfigError
+from .common import HostPort, Text
 
 
 @click.command()
 @click.option("--board", "-b", "board_name", type=click.Choice(BOARD_NAMES), default="imx500", show_default=True)
 @click.option("--pty", "use_pty", is_flag=True, help="Serve on a new pseudo-terminal and print its /dev/pts/N path.")
-@click.option("--tcp", metavar="HOST:PORT", help="Serve on TCP (loopback unless you give another address; port 0 = any).")
+@click.option("--tcp", metavar="HOST:PORT", type=HostPort(), help="Serve on TCP (loopback unless you give another address; port 0 = any).")
 @click.option("--realtime", is_flag=True, help="Pace replies at the board's modelled speed.")
-@click.option("--camera", metavar="SRC", help="Sensor source: pattern (default), webcam index, video file, image file, dir or glob.")
+@click.option("--camera", metavar="SRC", type=Text(4096, example="pattern"), help="Sensor source: pattern (default), webcam index, video file, image file, dir or glob.")
 @click.option("--engine", type=click.Choice(["litert", "tflm"]), default="litert", show_default=True,
               help="Interpreter for inference (tflm: the tflite-micro interpreter, as on the MCU boards).")
 @click.option("--firmware", type=click.Choice(["python", "host"]), default="python", show_default=True,

@@ -2,6 +2,7 @@
 import click
 
 from ..errors import ConfigError
+from .common import IPv4, Number, Text
 
 FLASHABLE = ("coralmicro", "spresense")
 
@@ -16,16 +17,17 @@ FLASHABLE = ("coralmicro", "spresense")
 @click.option("--build-dir", type=click.Path(file_okay=False), envvar="CORALMICRO_BUILD", default=None,
               help="coralmicro: the coralmicro build directory holding the flashloader and elf_loader "
                    "[env CORALMICRO_BUILD].")
-@click.option("--serial", envvar="CORAL_MICRO_SERIAL", default=None,
+@click.option("--serial", envvar="CORAL_MICRO_SERIAL", default=None, type=Text(64, example="123456789abc"),
               help="coralmicro: the board's serial number when several are plugged in [env CORAL_MICRO_SERIAL].")
-@click.option("--usb-ip", default="10.10.10.1", show_default=True,
+@click.option("--usb-ip", default="10.10.10.1", show_default=True, type=IPv4(),
               help="coralmicro: address written to /usb_ip_address ('' to skip).")
 @click.option("--keep-files", is_flag=True, help="coralmicro: do not FORMAT the filesystem first.")
-@click.option("--baud", type=int, default=None,
+@click.option("--baud", type=Number(int, min=1200, max=4_000_000, example="921600"), default=None,
               help="spresense: XMODEM transfer rate (the updater switches to it for the upload).")
-@click.option("--rm", "remove", multiple=True, metavar="NAME", help="spresense: remove NAME from flash first.")
+@click.option("--rm", "remove", multiple=True, metavar="NAME", type=Text(24, example="nuttx"),
+              help="spresense: remove NAME from flash first.")
 @click.option("--no-reset", is_flag=True, help="spresense: do not reset through DTR; press RESET yourself.")
-@click.option("--savename", default="nuttx", show_default=True,
+@click.option("--savename", default="nuttx", show_default=True, type=Text(24, example="nuttx"),
               help="spresense: name in flash when an ELF is packaged (.spk savename).")
 @click.pass_context
 def flash(ctx, board_opt, firmware, ram, data_files, build_dir, serial, usb_ip, keep_files, baud, remove,

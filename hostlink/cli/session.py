@@ -7,7 +7,8 @@ import click
 from rich.table import Table
 
 from ..errors import ConfigError
-from .common import echo_json, err_console, out_console, trace_printer
+from .common import (MAX_FRAMES, MAX_PERIOD_US, MAX_WINDOWS, MonitorURL, Number, PortURL, Text, echo_json,
+                     err_console, out_console, safe_text, shown, timeouts_for, trace_printer)
 
 
 def _connector(ctx: click.Context):
@@ -15,12 +16,8 @@ def _connector(ctx: click.Context):
 
     def connect(port: str):
         from ..api import connect as api_connect
-        from ..config import Timeouts
 
-        scale = obj.get("timeout_scale", 1.0)
-        base = Timeouts()
-        return api_connect(port, trace=trace_printer if obj.get("trace") else None,
-                           timeouts=Timeouts(base_s=base.base_s * scale, hello_s=base.hello_s * scale))
+        return api_connect(port, trace=trace_printer if obj.get("trace") else None, timeouts=timeouts_for(ctx))
 
     return connect
 
@@ -33,19 +30,20 @@ def _json_summary(summary: dict) -> dict:
 
 def _print_summary(summary: dict) -> None:
     for label, b in summary["boards"].items():
-        t = Table(title=f"{label}: {b.get('device')} - {b.get('model')} - {b.get('monitor')} "
+        t = Table(title=f"{shown(label)}: {shown(b.get('device'))} - {shown(b.get('model'))} - "
+                        f"{shown(b.get('monitor'))} "
                         f"({b['frames']} frames)", title_justify="left")
         for col in ("stage", "median ms", "IQR ms", "median mW", "energy mJ", "IQR mJ", "± mJ"):
             t.add_column(col, justify="left" if col == "stage" else "right")
         for name, s in b["stages"].items():
-            t.add_row(name + (" *" if s["low_confidence"] else ""), f"{s['median_ms']:.3f}", f"{s['iqr_ms']:.3f}",
+            t.add_row(shown(name) + (" *" if s["low_confidence"] else ""), f"{s['median_ms']:.3f}", f"{s['iqr_ms']:.3f}",
                       f"{s['median_mw']:.1f}", f"{s['energy_mj']:.4f}", f"{s['iqr_energy_mj']:.4f}",
                       f"{s['err_bound_mj']:.4f}")
         t.add_row("total", f"{b['total_ms']:.3f}", "", "", f"{b['total_energy_mj']:.4f}", "", "", style="bold")
         out_console.print(t)
         if any(s["low_confidence"] for s in b["stages"].values()):
             out_console.print("  * fewer than 20 monitor samples per stage: low confidence")
-    out_console.print(f"session folder: {summary['session']}")
+    out_console.print(f"session folder: {shown(summary['session'])}", highlight=False)
 
 
 @click.group("session")
@@ -55,19 +53,24 @@ def session():
 
 @session.command("run")
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, exists=True))
-@click.option("--board", "boards", multiple=True, metavar="PORT",
+@click.option("--board", "boards", multiple=True, metavar="PORT", type=PortURL(),
               help="A board to measure (repeatable): emu:imx500, /dev/ttyACM0, ... Default: the plan's, "
                    "else the global --port/--board.")
-@click.option("--monitor", "monitors", multiple=True, metavar="ADDR",
+@click.option("--monitor", "monitors", multiple=True, metavar="ADDR", type=MonitorURL(),
               help="Power monitor, once for all boards or once per --board: emulated://ppk2, "
                    "emulated://js220, ppk2://auto, ppk2:///dev/ttyACM1, joulescope://, fake-ppk2://.")
-@click.option("--model", help="Model file, or the name of a bundled model (tinytracker_int8.tflite).")
-@click.option("--warmup", type=int, help="Frames run before measuring (default 5).")
-@click.option("--frames", type=int, help="Frames per window (default 20).")
-@click.option("--min-window-s", type=float, help="Grow each window to at least this many seconds.")
-@click.option("--windows", type=int, help="Windows per board (default 5).")
-@click.option("--period-us", type=int, help="Frame period; 0 runs frames back to back.")
-@click.option("--name", help="Session name (folder suffix).")
+@click.option("--model", type=Text(4096, example="tinytracker_int8.tflite"),
+              help="Model file, or the name of a bundled model (tinytracker_int8.tflite).")
+@click.option("--warmup", type=Number(int, min=0, max=MAX_FRAMES, example="5"),
+              help="Frames run before measuring (default 5).")
+@click.option("--frames", type=Number(int, min=1, max=MAX_FRAMES, example="20"), help="Frames per window (default 20).")
+@click.option("--min-window-s", type=Number(float, min=0, max=86400, example="1"),
+              help="Grow each window to at least this many seconds.")
+@click.option("--windows", type=Number(int, min=1, max=MAX_WINDOWS, example="5"), help="Windows per board (default 5).")
+@click.option("--period-us", type=Number(int, min=0, max=MAX_PERIOD_US, example="0"),
+              help="Frame period; 0 runs frames back to back.")
+@click.option("--name", type=Text(64, pattern=r"[A-Za-z0-9_.-]+", what="1 to 64 letters, digits, _ . -",
+                                  example="tinytracker"), help="Session name (folder suffix).")
 @click.option("--out", default="sessions", show_default=True, type=click.Path(file_okay=False),
               help="Where session folders go.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -158,7 +161,7 @@ def report(folders, png, md, as_json):
     if as_json:
         echo_json({name: b for name, b in rows})
     else:
-        click.echo(text, nl=False)
+        click.echo("\n".join(safe_text(line) for line in text.split("\n")), nl=False)
         click.echo(f"plot: {png}", err=True)
 
 

@@ -18,6 +18,11 @@ import numpy as np
 from ..errors import ConfigError
 
 PROFILE_VERSION = 1
+#: Fixations a calibration needs before it is saved or applied. The affine map has 6 unknowns; with
+#: 6 of the 9 dots there are 12 equations, so the fit is overdetermined (its residual means
+#: something) and, on the 3x3 grid, spans at least two rows and two columns. Fewer (3 dots on
+#: one side of the screen) would be fitted exactly, residual 0, and bend every later prediction.
+MIN_POINTS = 6
 #: Default screen: the area the synthetic gaze data draws targets from (24 cm wide, 20 cm tall,
 #: camera 2 cm above its top edge; hostlink.datasets.synthetic.TARGET_X_CM / TARGET_Y_CM).
 DEFAULT_SCREEN_CM = (24.0, 20.0)
@@ -31,6 +36,14 @@ class Screen:
     width_cm: float = DEFAULT_SCREEN_CM[0]
     height_cm: float = DEFAULT_SCREEN_CM[1]
     top_cm: float = -DEFAULT_CAMERA_ABOVE_CM  # y of the top edge (positive: above the camera)
+
+    def __post_init__(self):
+        for name, value in (("width", self.width_cm), ("height", self.height_cm)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+                raise ConfigError(f"screen {name} must be a finite number of cm > 0, not {value!r}",
+                                  'e.g. --screen 30x19 (WIDTHxHEIGHT in cm)')
+        if isinstance(self.top_cm, bool) or not isinstance(self.top_cm, (int, float)) or not np.isfinite(self.top_cm):
+            raise ConfigError(f"screen top must be a finite number of cm, not {self.top_cm!r}", 'e.g. --screen 30x19+0.5')
 
     def to_pixels(self, point_cm, width_px: int, height_px: int) -> tuple[float, float]:
         x, y = float(point_cm[0]), float(point_cm[1])
@@ -88,6 +101,10 @@ class Calibration:
     @classmethod
     def fit(cls, raw: np.ndarray, target: np.ndarray, screen: Screen, model_sha256: str = "",
             ridge: float = 1.0) -> "Calibration":
+        if len(np.asarray(raw).reshape(-1, 2)) < MIN_POINTS:
+            raise ConfigError(f"calibration got usable fixations on {len(np.asarray(raw).reshape(-1, 2))} dots; "
+                              f"it needs at least {MIN_POINTS} of the 9",
+                              "keep your face in view and well lit while the dots show, then calibrate again")
         m = fit_affine(raw, target, ridge)
         pred = np.hstack([np.asarray(raw, np.float64), np.ones((len(raw), 1))]) @ m.T
         resid = float(np.mean(np.linalg.norm(pred - np.asarray(target, np.float64), axis=1)))
@@ -100,6 +117,9 @@ class Calibration:
                     points=self.points)
 
     def save(self, path: Path) -> Path:
+        if self.points < MIN_POINTS:
+            raise ConfigError(f"a calibration from {self.points} dots is not saved; it needs at least {MIN_POINTS} of the 9",
+                              "calibrate again: hostlink gaze --calibrate")
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
@@ -118,14 +138,28 @@ class Calibration:
             if m.shape != (2, 3) or not np.all(np.isfinite(m)):
                 raise ValueError("matrix is not a finite 2x3 array")
             s = d.get("screen", {})
-            screen = Screen(float(s.get("width_cm", DEFAULT_SCREEN_CM[0])), float(s.get("height_cm", DEFAULT_SCREEN_CM[1])),
-                            float(s.get("top_cm", -DEFAULT_CAMERA_ABOVE_CM)))
+            try:
+                screen = Screen(float(s.get("width_cm", DEFAULT_SCREEN_CM[0])),
+                                float(s.get("height_cm", DEFAULT_SCREEN_CM[1])),
+                                float(s.get("top_cm", -DEFAULT_CAMERA_ABOVE_CM)))
+            except ConfigError as err:
+                raise ValueError(err.message) from None
+            points = int(d.get("points", 0))
+            if points < MIN_POINTS:
+                raise ValueError(f"it was fitted on {points} dots; a calibration needs at least {MIN_POINTS} of the 9")
         except FileNotFoundError:
             raise ConfigError(f"no gaze profile at {path}", "calibrate first: hostlink gaze --calibrate") from None
-        except (OSError, ValueError, KeyError, TypeError) as err:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
             raise ConfigError(f"cannot read gaze profile {path}: {err}", "recalibrate: hostlink gaze --calibrate") from None
-        return cls(m, screen, d.get("model_sha256", ""), d.get("created", ""), float(d.get("residual_cm", "nan")),
-                   int(d.get("points", 0)))
+        return cls(m, screen, str(d.get("model_sha256", "")), str(d.get("created", "")),
+                   _float_or_nan(d.get("residual_cm")), points)
+
+
+def _float_or_nan(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def default_profile_path() -> Path:

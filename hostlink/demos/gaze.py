@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .boardcall import InterpreterProbe, ensure_model
-from .calibration import Calibration, CalibrationSchedule, Screen
+from .calibration import MIN_POINTS, Calibration, CalibrationSchedule, Screen
 from .facedetect import AsyncFaceTracker, Box, FaceTracker, crop_from_face
 from .gazeinput import GazeInputBuilder
 from .overlay import GREEN, Hud, draw_box, draw_gaze, draw_target, stage_line
@@ -271,8 +271,9 @@ def run_loop(pipe: GazePipeline, source, *, window=None, sink=None, max_frames: 
         summary.wall_s = time.perf_counter() - start
     if schedule is not None:
         raw, target = schedule.fixations()
-        if len(raw) < 3:
-            raise ConfigError(f"calibration got usable fixations on only {len(raw)} of {len(schedule.points)} dots",
+        if len(raw) < MIN_POINTS:
+            raise ConfigError(f"calibration got usable fixations on only {len(raw)} of {len(schedule.points)} dots; "
+                              f"it needs at least {MIN_POINTS}, so nothing was saved or applied",
                               "keep your face in view and well lit while the dots show, then calibrate again")
         summary.calibration = Calibration.fit(raw, target, pipe.screen, pipe.model_sha256)
         pipe.calibration = summary.calibration

@@ -38,15 +38,23 @@ class EmulatorLink(Link):
         cam.close()
 
 
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
 def parse_emu_url(url: str) -> tuple[str, dict]:
     """``emu:imx500?realtime=1`` -> ("imx500", {"realtime": True})."""
     rest = url[len("emu:"):].lstrip("/")
     name, _, query = rest.partition("?")
     opts: dict = {}
-    for key, values in urllib.parse.parse_qs(query).items():
+    form = 'expected "emu:BOARD[?realtime=1][&camera=SRC][&engine=litert|tflm]"'
+    for key, values in urllib.parse.parse_qs(query, keep_blank_values=True).items():
         value = values[-1]
         if key == "realtime":
-            opts[key] = value.lower() in ("1", "true", "yes")
+            if value.lower() not in _FLAGS:
+                raise ConfigError(f"realtime={value!r} in {url!r} is not 1 or 0", form)
+            opts[key] = _FLAGS[value.lower()]
+        elif key == "engine" and value not in ("litert", "tflm"):
+            raise ConfigError(f"engine={value!r} in {url!r} is not litert or tflm", form)
         elif key in ("camera", "engine"):
             opts[key] = value
         else:

@@ -12,12 +12,12 @@ def test_example_plan_loads():
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"model": "m", "boards": []}, "has no boards"),
-    ({"boards": ["emu:imx500"]}, "names no model"),
-    ({"model": "m", "boards": ["emu:imx500"], "frames": 3}, "unknown field"),
-    ({"model": "m", "boards": [{"port": "emu:imx500", "colour": 1}]}, "board 1"),
+    ({"model": "m", "boards": []}, "boards is empty"),
+    ({"boards": ["emu:imx500"]}, "model is missing"),
+    ({"model": "m", "boards": ["emu:imx500"], "frames": 3}, "frames is not a known field .did you mean 'frames_per_window'"),
+    ({"model": "m", "boards": [{"port": "emu:imx500", "colour": 1}]}, r"boards\[0\]\.colour is not a known field"),
     ({"model": "m", "boards": ["emu:imx500", "emu:imx500"]}, "share the label"),
-    ({"model": "m", "boards": ["emu:imx500"], "windows": 0}, "windows must be at least 1"),
+    ({"model": "m", "boards": ["emu:imx500"], "windows": 0}, "windows must be from 1 to"),
     ({"model": "m", "boards": ["emu:imx500"], "name": "a b"}, "letters, digits"),
 ])
 def test_bad_plans_say_what_is_wrong(data, message):
