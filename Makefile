@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test bench vectors firmware fuzz models imx500-env clean
+.PHONY: setup demo test bench calibrate vectors firmware fuzz models imx500-env clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ bench: setup
 	$(BIN)/python bench/bench_spine.py
 	$(BIN)/python bench/bench_ppk2_decode.py
 	test ! -f bench/bench_gaze.py || $(BIN)/python bench/bench_gaze.py
+	$(BIN)/python tools/calibrate.py --check
+
+## calibrate: fit the per-layer cost model to the public measurements, print every row with its
+## leave-one-out error, write hostlink/data/calibration/fitted.json
+calibrate: setup
+	$(BIN)/python tools/calibrate.py
 
 ## models: rebuild the bundled INT8 models and their cards (TensorFlow in its own .venv-train)
 models: setup

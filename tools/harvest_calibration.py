@@ -138,7 +138,7 @@ SUBMISSIONS = [
     ("v1.1", "plumerai", "NUCLEO-H7A3ZI-Q", "systems/NUCLEO-H7A3ZI-Q.json",
      "cortex-m7", "plumerai-2023.05", "Plumerai Inference Engine 2023.05", ""),
     ("v1.2", "Renesas", "EK-RA8D1", "systems/EK-RA8D1.json",
-     "cortex-m85", "tflm-cmsis-nn", "TFLM with CMSIS-NN (Helium) kernels (code/EK-RA8D1/src/tflite-micro/cmsis_nn)", ""),
+     "cortex-m85", "tflm-cmsis-nn-mve", "TFLM with CMSIS-NN's Helium (MVE) kernels (code/EK-RA8D1/src/tflite-micro/cmsis_nn)", ""),
     ("v1.2", "STMicroelectronics", "NUCLEO_L4R5ZI", "systems/NUCLEO_L4R5ZI.json",
      "cortex-m4f", "x-cube-ai-9.0", "X-CUBE-AI v9.0", ""),
     ("v1.2", "STMicroelectronics", "NUCLEO_U575ZI_Q", "systems/NUCLEO_U575ZI_Q.json",

@@ -27,7 +27,7 @@ from .tflite import (EDGE_OPS, DATA_MOVEMENT_OPS, _prod, _Reader, _tensor_info,
                      analyze, layer_macs)
 
 #: Op classes, in the order fitted.json lists their parameters.
-MAC_CLASSES = ("conv", "depthwise", "pointwise", "fc")
+MAC_CLASSES = ("conv", "shallow_conv", "depthwise", "pointwise", "fc")
 OTHER_CLASSES = ("elementwise", "pooling", "movement", "other")
 OP_CLASSES = MAC_CLASSES + OTHER_CLASSES
 
@@ -69,11 +69,16 @@ class LayerWork:
         return max(self.in_elements, self.out_elements)
 
 
-def op_class(op: str, kernel: tuple[int, int] = (0, 0)) -> str:
+def op_class(op: str, kernel: tuple[int, int] = (0, 0), in_channels: int = 0) -> str:
     """Which efficiency an op runs at. A 1x1 CONV_2D is ``pointwise``: the kernels that run it
-    (CMSIS-NN's 1x1 fast path, vendor GEMMs) skip the im2col of a k x k convolution."""
+    (CMSIS-NN's 1x1 fast path, vendor GEMMs) skip the im2col of a k x k convolution. A k x k
+    CONV_2D over at most 4 input channels (a network's first layer on RGB or a spectrogram) is
+    ``shallow_conv``: the int8 SIMD kernels consume 4 channels per instruction pair, so such a
+    layer spends most of its time gathering patches rather than multiplying."""
     if op == "CONV_2D":
-        return "pointwise" if tuple(kernel) == (1, 1) else "conv"
+        if tuple(kernel) == (1, 1):
+            return "pointwise"
+        return "shallow_conv" if 0 < in_channels <= 4 else "conv"
     if op in ("TRANSPOSE_CONV", "CONV_3D", "CONV_3D_TRANSPOSE"):
         return "conv"
     if op == "DEPTHWISE_CONV_2D":
@@ -133,14 +138,15 @@ def layers(model) -> list[LayerWork]:
             outs = [infos[i] for i in out_idx if i >= 0]
             acts = [infos[i] for i in in_idx if i >= 0 and not is_const(i)]
             consts = [infos[i] for i in in_idx if i >= 0 and is_const(i)]
-            kernel = (0, 0)
+            kernel, cin = (0, 0), 0
             if op == "CONV_2D" and len(ins) > 1 and ins[1] is not None and len(ins[1].shape) == 4:
                 kernel = (int(ins[1].shape[1]), int(ins[1].shape[2]))
+                cin = int(ins[1].shape[3])  # OHWI: input channels per group
             elif op == "DEPTHWISE_CONV_2D" and len(ins) > 1 and ins[1] is not None \
                     and len(ins[1].shape) == 4:
                 kernel = (int(ins[1].shape[1]), int(ins[1].shape[2]))
             out.append(LayerWork(
-                index=len(out), op=op, op_class=op_class(op, kernel),
+                index=len(out), op=op, op_class=op_class(op, kernel, cin),
                 macs=layer_macs(op, ins, outs),
                 in_elements=sum(_prod(t.shape) for t in acts),
                 out_elements=sum(_prod(t.shape) for t in outs),
@@ -157,11 +163,13 @@ def layers(model) -> list[LayerWork]:
 
 
 def class_work(lws: list[LayerWork]) -> dict[str, int]:
-    """Total work per op class, and the number of layers under the key ``"layers"``."""
+    """Total work per op class, the number of layers (``"layers"``) and the output elements of
+    the dot-product layers (``"mac_outputs"``: each is requantised and stored once)."""
     totals = {c: 0 for c in OP_CLASSES}
     for lw in lws:
         totals[lw.op_class] += lw.work
     totals["layers"] = len(lws)
+    totals["mac_outputs"] = sum(lw.out_elements for lw in lws if lw.op_class in MAC_CLASSES)
     return totals
 
 

@@ -1,0 +1,153 @@
+"""Fit the per-layer cost model to hostlink/data/calibration/measurements.csv and print every row.
+
+    python tools/calibrate.py            # fit, print, write hostlink/data/calibration/fitted.json
+    python tools/calibrate.py --check    # fit and print; fail if fitted.json differs
+
+For each row: id, board, runtime, model, predicted and measured ms, the in-sample error and the
+leave-one-out error (the fit redone without the row and its replicates, then asked to predict
+it). Then the median and maximum absolute leave-one-out error per (core, runtime) and overall,
+and the mean power of each board and runtime where MLPerf Tiny energy results exist.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hostlink.models import cost_fit as cf  # noqa: E402
+
+TABLE = ROOT / "hostlink/data/calibration/measurements.csv"
+FITTED = ROOT / "hostlink/data/calibration/fitted.json"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:+.1f}%"
+
+
+def build(table: Path = TABLE) -> tuple[dict, list[str]]:
+    """Fit, leave-one-out, and return fitted.json's document and the printed lines."""
+    rows = cf.read_table(table, ROOT)
+    excluded = cf.exclusions(rows)
+    live = [r for r in rows if r.id not in excluded]
+    full = cf.fit(live)
+    pred = dict(zip([r.id for r in live], full.predict_cycles(live)))
+    loo = cf.leave_one_out(live, full)
+    lines: list[str] = []
+    w = max(len(r.id) for r in rows)
+    lines.append(f"{'id':<{w}}  {'board':<24} {'runtime':<20} {'model':<30} "
+                 f"{'pred ms':>9} {'meas ms':>9} {'in-sample':>9} {'LOO':>8}")
+    errs: dict[tuple, list[float]] = {}
+    for r in rows:
+        model = Path(r.model).name
+        if r.id in excluded:
+            lines.append(f"{r.id:<{w}}  {r.board[:24]:<24} {r.runtime[:20]:<20} {model[:30]:<30} "
+                         f"{'':>9} {r.latency_ms:9.3f} excluded: {excluded[r.id]}")
+            continue
+        p_ms = pred[r.id] / (r.clock_mhz * 1e3)
+        l_ms = loo[r.id] / (r.clock_mhz * 1e3)
+        e_in, e_loo = p_ms / r.latency_ms - 1, l_ms / r.latency_ms - 1
+        errs.setdefault(r.pair, []).append(abs(e_loo))
+        lines.append(f"{r.id:<{w}}  {r.board[:24]:<24} {r.runtime[:20]:<20} {model[:30]:<30} "
+                     f"{p_ms:9.3f} {r.latency_ms:9.3f} {_pct(e_in):>9} {_pct(e_loo):>8}")
+    lines.append("")
+    lines.append(f"{'core':<16} {'runtime':<22} {'rows':>4} {'median |LOO|':>13} {'max |LOO|':>10}")
+    for pair in sorted(errs):
+        e = errs[pair]
+        lines.append(f"{pair[0]:<16} {pair[1]:<22} {len(e):>4} {100 * statistics.median(e):12.1f}% "
+                     f"{100 * max(e):9.1f}%")
+    allerr = [x for e in errs.values() for x in e]
+    lines.append(f"overall: {len(allerr)} rows over {len(errs)} (core, runtime) pairs, "
+                 f"{len(excluded)} excluded; median |LOO| {100 * statistics.median(allerr):.1f}%, "
+                 f"max |LOO| {100 * max(allerr):.1f}%, rows above 40%: "
+                 f"{sum(x > 0.40 for x in allerr)}")
+
+    power = _power(rows)
+    lines.append("")
+    lines.append("mean power during inference (energy / latency, MLPerf Tiny energy mode):")
+    for p in power:
+        lines.append(f"  {p['board']:<28} {p['runtime']:<20} {p['mean_mw']:7.1f} mW  "
+                     f"spread {100 * p['rel_spread']:4.1f}% over {p['rows']} benchmarks")
+    doc = _document(full, live, errs, excluded, power)
+    return doc, lines
+
+
+def _power(rows: list[cf.Row]) -> list[dict]:
+    groups: dict[tuple, list[float]] = {}
+    for r in rows:
+        if r.energy_uj is None or r.benchmark not in ("vww", "ic", "kws", "ad") or r.reason.startswith("replicate"):
+            continue
+        sub = r.id.split("-")[1]
+        groups.setdefault((r.board, r.core, r.runtime, sub), []).append(r.energy_uj / r.latency_ms)
+    out = []
+    for (board, core, runtime, sub), mw in sorted(groups.items()):
+        mean = float(np.mean(mw))
+        out.append(dict(board=board, core=core, runtime=runtime, submitter=sub, rows=len(mw),
+                        mean_mw=round(mean, 2),
+                        rel_spread=round(float(np.std(mw) / mean), 4) if len(mw) > 1 else 0.0))
+    return out
+
+
+def _document(full: cf.Fit, live, errs, excluded, power) -> dict:
+    pairs = []
+    for p in full.pairs:
+        scale = math.exp(full.log_scale[full.pairs.index(p)])
+        shape = full.shape(p[1])
+        rel = dict(zip(cf.TERMS, shape))
+        cpw = {"pointwise": scale}
+        for c in ("conv", "shallow_conv", "depthwise", "fc"):
+            cpw[c] = scale * rel[c]
+        for c in ("elementwise", "pooling", "movement", "other"):
+            cpw[c] = scale * rel["element"]
+        e = errs[p]
+        pairs.append(dict(
+            core=p[0], runtime=p[1], rows=len(e),
+            clock_mhz=sorted({r.clock_mhz for r in live if r.pair == p}),
+            cycles_per_work={k: round(v, 6) for k, v in cpw.items()},
+            layer_overhead_cycles=round(scale * rel["layer"], 3),
+            net_overhead_cycles=round(scale * rel["net"], 3),
+            loo_median_abs_error=round(statistics.median(e), 4),
+            loo_max_abs_error=round(max(e), 4)))
+    allerr = [x for e in errs.values() for x in e]
+    return dict(
+        model="cycles = net_overhead + sum over layers (layer_overhead + work x cycles_per_work[op class])",
+        table="hostlink/data/calibration/measurements.csv",
+        ridge=cf.RIDGE,
+        terms=list(cf.TERMS),
+        global_relative_cost={t: round(float(v), 6) for t, v in zip(cf.TERMS, np.exp(full.log_global))},
+        pairs=pairs,
+        loo_overall=dict(rows=len(allerr), median_abs_error=round(statistics.median(allerr), 4),
+                         max_abs_error=round(max(allerr), 4)),
+        excluded=excluded,
+        power=power,
+    )
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true",
+                    help="do not write fitted.json; exit 1 if it differs from this fit")
+    args = ap.parse_args(argv)
+    doc, lines = build()
+    print("\n".join(lines))
+    text = json.dumps(doc, indent=1, sort_keys=False) + "\n"
+    if args.check:
+        if not FITTED.exists() or FITTED.read_text() != text:
+            print(f"calibrate: {FITTED.relative_to(ROOT)} differs from this fit; "
+                  "run `make calibrate` and commit it", file=sys.stderr)
+            return 1
+        return 0
+    FITTED.write_text(text)
+    print(f"wrote {FITTED.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
