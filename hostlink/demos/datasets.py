@@ -8,6 +8,11 @@ Layouts read:
 - GazeCapture's published per-subject folders (``*/info.json``), via hostlink.datasets.gazecapture.
 - A CHASE_DB1-style folder: images with their grader masks beside them (``Image_01L.jpg`` +
   ``Image_01L_1stHO.png``), or ``images/`` + ``labels/``.
+- DRIVE: ``images/`` + ``1st_manual/`` (+ ``mask/`` fields of view), or its ``training/`` and
+  ``test/`` folders (``--split``).
+
+Mask naming: hostlink.datasets.vessel_masks. An image is never its own mask, and a folder where no
+image has a mask is refused rather than scored.
 """
 from __future__ import annotations
 
@@ -19,8 +24,9 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from ..datasets.vessel_masks import LAYOUTS, pair_masks
 from ..errors import ConfigError
-from .segment import IMAGE_EXT, find_label, list_images, read_label, read_rgb
+from .segment import IMAGE_EXT, list_images, read_label, read_rgb
 
 FORMAT = "hostlink-dataset-v1"
 
@@ -111,17 +117,24 @@ class GazeCaptureSet(Dataset):
 class SegmentFolder(Dataset):
     task = "segment"
 
-    def __init__(self, images: list[Path], labels_dir: Path, name: str, fov_dir: Path | None = None):
+    def __init__(self, images: list[Path], labels_dir: Path, name: str, fov_dir: Path | None = None,
+                 fov_suffix: str = ""):
         self.fov_dir = fov_dir if fov_dir is not None and fov_dir.is_dir() else None
-        self.pairs = []
-        for img in images:
-            lab = find_label(labels_dir, img)
-            if lab is not None:
-                self.pairs.append((img, lab))
-        if not self.pairs:
-            raise ConfigError(f"no image in {name} has a label in {labels_dir}",
-                              "labels are matched by name: IMAGE.png, IMAGE_1stHO.png, IMAGE_mask.png ...")
+        self.fov_suffix = fov_suffix
+        self.pairing = pair_masks(images, labels_dir, where=name)  # refuses a folder without masks
+        self.pairs = self.pairing.pairs
         self.name = name
+
+    def describe(self) -> str:
+        """How many images are scored: printed before a run, so a wrong folder shows at once."""
+        return f"{self.name}: {self.pairing.summary()}"
+
+    def _fov_path(self, img: Path) -> Path | None:
+        for ext in (".png", ".gif", ".tif"):
+            p = self.fov_dir / f"{img.stem}{self.fov_suffix}{ext}"
+            if p.is_file():
+                return p
+        return None
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -130,8 +143,9 @@ class SegmentFolder(Dataset):
         for img, lab in self.pairs[start:]:
             rgb = read_rgb(img)
             fov = None
-            if self.fov_dir is not None and (self.fov_dir / f"{img.stem}.png").is_file():
-                fov = read_label(self.fov_dir / f"{img.stem}.png", rgb.shape[:2])
+            fov_path = self._fov_path(img) if self.fov_dir is not None else None
+            if fov_path is not None:
+                fov = read_label(fov_path, rgb.shape[:2])
             yield SegmentSample(img.stem, rgb, read_label(lab, rgb.shape[:2]), fov)
 
 
@@ -154,13 +168,19 @@ def open_dataset(path: str | Path, split: str = "test") -> Dataset:
         raise ConfigError(f"{meta} names task {task!r}; expected gaze or segment")
     if any((p / "info.json").is_file() for p in root.iterdir() if p.is_dir()):
         return GazeCaptureSet(root, split)
+    drive_split = root / {"train": "training"}.get(split, split)
+    if not (root / "images").is_dir() and (drive_split / "images").is_dir() and (drive_split / "1st_manual").is_dir():
+        root = drive_split  # DRIVE as unpacked: training/ and test/
+    if (root / "images").is_dir() and (root / "1st_manual").is_dir():
+        return SegmentFolder(list_images([root / "images"]), root / "1st_manual", f"{root.name} (DRIVE layout)",
+                             root / "mask", fov_suffix="_mask")
     if (root / "images").is_dir() and (root / "labels").is_dir():
         return SegmentFolder(list_images([root / "images"]), root / "labels", root.name)
     if any(p.suffix.lower() in IMAGE_EXT for p in root.iterdir()):
         return SegmentFolder(list_images([root]), root, f"{root.name} (images with masks beside them)")
     raise ConfigError(f"{root} is not a dataset hostlink knows",
                       "expected dataset.json (hostlink datasets make-synthetic), GazeCapture subject folders, "
-                      "or images with their vessel masks (CHASE_DB1: Image_01L.jpg + Image_01L_1stHO.png)")
+                      f"or vessel images with masks: {LAYOUTS}")
 
 
 def _write_json(path: Path, obj) -> None:

@@ -15,13 +15,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..datasets.vessel_masks import LAYOUTS, find_mask, looks_like_mask
 from ..errors import ConfigError
 from .boardcall import InterpreterProbe, ensure_model
 
 DEFAULT_MODEL = "qsegment_int8.tflite"
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".gif"}
-#: Suffixes a label file may add to its image's name: CHASE_DB1's first and second grader, DRIVE-style.
-LABEL_SUFFIXES = ("", "_1stHO", "_mask", "_label", "_manual1", "_2ndHO", "_vessels")
+# which file is which image's mask: hostlink.datasets.vessel_masks (CHASE_DB1, DRIVE, hostlink)
 
 
 def read_card(model_path: Path) -> dict:
@@ -158,7 +158,7 @@ def list_images(inputs) -> list[Path]:
 
 
 def _looks_like_label(f: Path) -> bool:
-    return any(f.stem.endswith(sfx) for sfx in LABEL_SUFFIXES if sfx)
+    return looks_like_mask(f)
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -169,12 +169,8 @@ def read_rgb(path: Path) -> np.ndarray:
 
 
 def find_label(labels_dir: Path, image: Path) -> Path | None:
-    for sfx in LABEL_SUFFIXES:
-        for ext in (".png", ".gif", ".tif", ".bmp", ".jpg"):
-            cand = labels_dir / f"{image.stem}{sfx}{ext}"
-            if cand.is_file():
-                return cand
-    return None
+    """``image``'s vessel mask in ``labels_dir`` (never the image itself), or None."""
+    return find_mask(Path(labels_dir), Path(image))
 
 
 def read_label(path: Path, shape: tuple[int, int]) -> np.ndarray:
@@ -187,9 +183,15 @@ def read_label(path: Path, shape: tuple[int, int]) -> np.ndarray:
         if not ok:
             raise ConfigError(f"cannot read label {path}")
         m = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    # A mask is two-level (0/255, or 0/1 in some exports; JPEG adds a little ringing). A photograph
+    # is not: scoring against one would be a silent wrong answer.
+    mid = float(np.mean((m > 40) & (m < 215))) if m.max() > 1 else 0.0
+    if mid > 0.05:
+        raise ConfigError(f"{path} is not a vessel mask: {mid:.0%} of its pixels are neither dark nor bright",
+                          f"a mask is black and white; layouts understood: {LAYOUTS}")
     if m.shape != shape:
         m = cv2.resize(m, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
-    return m > 127
+    return m > (127 if m.max() > 1 else 0)
 
 
 def fov_mask(image_rgb: np.ndarray, level: int = 20) -> np.ndarray:

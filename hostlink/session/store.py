@@ -119,11 +119,15 @@ class SessionStore:
         return cls(path)
 
     def remove(self) -> None:
-        """Delete the folder (a session that failed before its first window: nothing to keep)."""
+        """Delete the folder (a session that failed before its first window: nothing to keep).
+        It is first renamed to a hidden name in one step, so a kill during the deletion leaves no
+        half-deleted session folder, only hidden debris that the next ``create`` here removes."""
         self.close_transcript()
-        shutil.rmtree(self.path, ignore_errors=True)
+        doomed = self.path.with_name(f".{self.path.name}.removing-{os.getpid()}")
+        os.rename(self.path, doomed)
         with contextlib.suppress(OSError):
             atomic.fsync_dir(self.path.parent)
+        shutil.rmtree(doomed, ignore_errors=True)
 
     @classmethod
     def open(cls, path: str | Path) -> "SessionStore":
@@ -246,7 +250,7 @@ class SessionStore:
         atomic.write_text(self.path / "summary.md", markdown)
 
 
-_BUILDING = re.compile(r"^\..+\.creating-(\d+)$")
+_BUILDING = re.compile(r"^\..+\.(?:creating|removing)-(\d+)$")
 
 
 def _clean_abandoned_builds(base: Path) -> None:
