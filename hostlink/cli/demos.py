@@ -209,12 +209,17 @@ def segment(ctx, images, board, camera, frames, labels, out_dir, model, scale, t
 
     from ..demos.metrics import SegmentationMetrics
     from ..demos.overlay import draw_hud, mask_overlay
-    from ..demos.segment import SegmentRunner, find_label, fov_mask, list_images, prob_png, read_label, read_rgb
+    from ..datasets.vessel_masks import pair_masks
+    from ..demos.segment import SegmentRunner, fov_mask, list_images, prob_png, read_label, read_rgb
 
     if camera is None and not images:
         raise ConfigError("nothing to segment", "give image files or a folder, or --camera N")
     if camera is not None and images:
         raise ConfigError("give images or --camera, not both")
+    paths = list_images(images) if camera is None else []
+    pairing = pair_masks(paths, Path(labels)) if labels else None  # refuses a folder without masks
+    if pairing:
+        say(pairing.summary())
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -225,7 +230,7 @@ def segment(ctx, images, board, camera, frames, labels, out_dir, model, scale, t
             _segment_camera(runner, camera, frames, out, threshold, headless, hud_head)
             return
         metrics = SegmentationMetrics(threshold) if labels else None
-        for path in list_images(images):
+        for path in paths:
             rgb = read_rgb(path)
             t = time.perf_counter()
             res = runner.predict(rgb)
@@ -234,7 +239,7 @@ def segment(ctx, images, board, camera, frames, labels, out_dir, model, scale, t
             row = dict(image=str(path), tiles=len(res.captures), host_ms=round(host_ms, 2),
                        board_ms={k: round(v, 3) for k, v in res.board_ms.items()})
             if labels:
-                lab = find_label(Path(labels), path)
+                lab = pairing.mask_for(path)
                 if lab is None:
                     row["label"] = None
                 else:
@@ -334,6 +339,8 @@ def eval_cmd(ctx, board, data, out_dir, resume, model, limit, split, threshold, 
     from ..demos.datasets import open_dataset
     from ..demos.evaluate import Evaluator, check_bit_exact
     ds = open_dataset(data, split=split)
+    if hasattr(ds, "describe"):
+        say(ds.describe())
     out = Path(out_dir) if out_dir else Path("eval-out") / Path(data).resolve().name
     with open_board(ctx, board) as dev:
         ev = Evaluator(dev, ds, out, model=model, resume=resume, threshold=threshold, scale=scale, fov=fov)
