@@ -59,8 +59,7 @@ class _Chunk:
     size: int
     seq: int
     payload: bytes
-    first_tx_no: int = 0  # transmission counter of its first send (with this seq)
-    last_tx_no: int = 0  # ... and of its latest send
+    tx_no: int = 0  # the stream's transmission counter at its latest send
     sent_at: float = 0.0
 
 
@@ -407,17 +406,20 @@ class Device:
         """Send ``data`` in chunks with a window of them in flight, until every byte is acknowledged.
 
         The link keeps bytes in order and the board answers in order, so an acknowledgement of a
-        chunk sent after another still unanswered means the earlier request or its reply was lost:
-        it is resent at once, without waiting for a deadline (only the last chunks in flight
-        depend on one). A lost chunk goes out again with the same seq (the board answers a
-        repeat from its reply cache) unless ``resplit`` allows cutting it anew at a smaller size.
+        transmission made after another still unanswered means the earlier request or its reply
+        was lost: it is resent at once, without waiting for a deadline (only the last chunks in
+        flight depend on one). A lost chunk goes out again with the same seq (the board answers
+        a repeat from its reply cache) unless ``resplit`` allows cutting it anew at a smaller size.
+        Only a run of timeouts with nothing acknowledged in between halves the window: random
+        damage is answered by smaller chunks, a board or link that stops answering by fewer frames
+        in flight.
         """
         total = len(data)
         hi = self._max_chunk(policy, header)
         sizer = ChunkSizer(policy.min_chunk, hi, header + P.OVERHEAD, adaptive=policy.adaptive)
         max_window = policy.window or self.timeouts.upload_window
         window = max_window
-        clean_acks = 0
+        silent_timeouts = 0  # timeouts since the last acknowledgement
         stall_s = self._stall_s(policy, header)
         in_flight: dict[int, _Chunk] = {}
         holes: list[tuple[int, int]] = []  # byte ranges to send again, sorted
@@ -429,7 +431,7 @@ class Device:
         def transmit(c: _Chunk) -> None:
             nonlocal tx_no
             tx_no += 1
-            c.last_tx_no = tx_no
+            c.tx_no = tx_no
             c.sent_at = time.monotonic()
             self._send(mtype, c.seq, c.payload)
 
@@ -448,9 +450,7 @@ class Device:
                 next_off += size
             else:
                 return None
-            c = _Chunk(off, size, self._next_seq(), build(off, data[off:off + size]))
-            c.first_tx_no = tx_no + 1
-            return c
+            return _Chunk(off, size, self._next_seq(), build(off, data[off:off + size]))
 
         def lost(c: _Chunk) -> None:
             sizer.lost(len(c.payload) + P.OVERHEAD + _ACK_FRAME_BYTES)
@@ -474,11 +474,6 @@ class Device:
                 self.stats["smallest_chunk"] = sizer.smallest
                 return
             now = time.monotonic()
-            if now - last_progress > stall_s:
-                raise LinkTimeout(
-                    f"{what}: no new byte acknowledged for {stall_s:.1f} s ({done} of {total} bytes done, "
-                    f"{self.stats['retransmits']} chunks resent, chunk size down to {sizer.smallest} B)",
-                    "the link is losing data: check the cable, lower the baud rate, avoid USB hubs")
             if give_up_at is not None and now > give_up_at:
                 raise LinkTimeout(
                     f"{what}: upload not finished within its {budget:.1f} s budget ({done} of {total} bytes done, "
@@ -498,17 +493,27 @@ class Device:
                         break
                     self._pump(remaining)
                 if not self._ready:
-                    break
+                    self._pump(0)  # one last look, as in _recv
+                    if not self._ready:
+                        break
                 cand = self._ready.popleft()
                 if cand.seq in in_flight and cand.flags & _RESPONSE:
                     f = cand
                 else:
                     self.stats["stale_frames"] += 1
             if f is None:
+                # judged only after a wait came back empty: a host that was descheduled for a
+                # while must read the replies waiting for it before calling the link stalled
+                if time.monotonic() - last_progress > stall_s:
+                    raise LinkTimeout(
+                        f"{what}: no new byte acknowledged for {stall_s:.1f} s ({done} of {total} bytes done, "
+                        f"{self.stats['retransmits']} chunks resent, chunk size down to {sizer.smallest} B)",
+                        "the link is losing data: check the cable, lower the baud rate, avoid USB hubs")
                 if time.monotonic() >= oldest.sent_at + rto:
                     self.stats["timeouts"] += 1
-                    window = max(1, window // 2)
-                    clean_acks = 0
+                    silent_timeouts += 1
+                    if silent_timeouts >= 2:
+                        window = max(1, window // 2)
                     lost(oldest)
                 continue
             c = in_flight[f.seq]
@@ -523,17 +528,11 @@ class Device:
             last_progress = time.monotonic()
             if progress:
                 progress(done, total)
-            # everything whose latest transmission went out before this chunk's first was lost
-            behind = [o for o in in_flight.values() if o.last_tx_no < c.first_tx_no]
-            for o in behind:
+            silent_timeouts = 0
+            window = min(max_window, window + 1)
+            # everything transmitted before the transmission this ACK answers was lost
+            for o in [o for o in in_flight.values() if o.tx_no < c.tx_no]:
                 lost(o)
-            if behind:
-                clean_acks = 0
-            elif window < max_window:
-                clean_acks += 1
-                if clean_acks >= window:
-                    window += 1
-                    clean_acks = 0
 
     def send_input(self, tensor: np.ndarray, index: int = 0) -> None:
         """Stage a host-supplied input tensor (raw, already in the tensor's dtype)."""

@@ -52,15 +52,20 @@ class UploadPolicy:
         for name in ("budget_s", "stall_s"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0):
-                raise ConfigError(f"upload {name} must be a positive number of seconds, not {v!r}")
-        for name, lo in (("min_chunk", 1), ("max_chunk", 1), ("window", 1)):
+                raise ConfigError(f"the upload {_LABELS[name]} must be a positive number of seconds, not {v!r}")
+        for name in ("min_chunk", "max_chunk", "window"):
             v = getattr(self, name)
             if v is None and name != "min_chunk":
                 continue
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise ConfigError(f"upload {name} must be a whole number of at least {lo}, not {v!r}")
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"the upload {_LABELS[name]} must be a whole number of at least 1, not {v!r}")
         if self.max_chunk is not None and self.max_chunk < self.min_chunk:
-            raise ConfigError(f"upload max_chunk ({self.max_chunk}) is below min_chunk ({self.min_chunk})")
+            raise ConfigError(f"the upload max_chunk ({self.max_chunk}) is below min_chunk ({self.min_chunk})")
+
+
+_LABELS = {"budget_s": "budget (budget_s, --upload-budget)", "stall_s": "stall limit (stall_s)",
+           "min_chunk": "smallest chunk (min_chunk, --min-chunk)", "max_chunk": "largest chunk (max_chunk)",
+           "window": "window (chunks in flight)"}
 
 
 def best_chunk(loss_per_byte: float, overhead: int, lo: int, hi: int) -> int:

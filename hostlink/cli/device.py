@@ -79,10 +79,24 @@ def info(ctx, as_json):
             out_console.print("  model: none loaded")
 
 
-def _do_upload(dev, model_path, name=None, fmt=None):
+def _do_upload(dev, model_path, name=None, fmt=None, policy=None):
     progress, update = upload_progress(f"upload {Path(model_path).name}")
     with progress:
-        return dev.upload(model_path, name=name, fmt=fmt, progress=update)
+        return dev.upload(model_path, name=name, fmt=fmt, progress=update, policy=policy)
+
+
+def _upload_options(cmd):
+    """--upload-budget and --min-chunk: how long an upload may retry, how small its chunks may get."""
+    cmd = click.option("--min-chunk", type=click.IntRange(min=1), metavar="BYTES",
+                       help="Smallest chunk the upload shrinks to on a lossy link (default 64).")(cmd)
+    return click.option("--upload-budget", type=float, metavar="SECONDS",
+                        help="Give up on the upload after this long (default: 20 s + 10x its time on the wire).")(cmd)
+
+
+def _policy(upload_budget, min_chunk):
+    from ..upload import UploadPolicy
+
+    return UploadPolicy(budget_s=upload_budget, **({} if min_chunk is None else {"min_chunk": min_chunk}))
 
 
 @click.command()
@@ -90,12 +104,14 @@ def _do_upload(dev, model_path, name=None, fmt=None):
 @click.option("--name", help="Name stored on the board (default: file stem).")
 @click.option("--format", "fmt", type=click.Choice(["tflite", "edgetpu-tflite", "imx500-packerout", "imx500-rpk"]),
               help="Override format detection.")
+@_upload_options
 @click.pass_context
-def upload(ctx, model, name, fmt):
+def upload(ctx, model, name, fmt, upload_budget, min_chunk):
     """Upload MODEL and make it active once its CRC verifies on the board."""
+    policy = _policy(upload_budget, min_chunk)
     with open_device(ctx) as dev:
         t = time.perf_counter()
-        m = _do_upload(dev, model, name, fmt)
+        m = _do_upload(dev, model, name, fmt, policy)
         dt = time.perf_counter() - t
         click.echo(f"{m.name}: {m.size} bytes in {dt:.2f} s, active on {dev.info.board} "
                    f"({m.engine}; arena {m.arena_bytes / 1024:.1f} KB; expected {m.expected_frame_us / 1000:.2f} ms/frame)")
@@ -168,8 +184,8 @@ def _spread_table(s: dict, title: str) -> Table:
     return t
 
 
-def run_model(dev, model_path, frames: int, warmup: int):
-    _do_upload(dev, model_path)
+def run_model(dev, model_path, frames: int, warmup: int, policy=None):
+    _do_upload(dev, model_path, policy=policy)
     if warmup:
         dev.capture(count=warmup)
     progress, update = frames_progress(f"{dev.info.board}: frames")
@@ -182,11 +198,13 @@ def run_model(dev, model_path, frames: int, warmup: int):
 @click.option("--frames", "-n", default=20, show_default=True, help="Measured frames.")
 @click.option("--warmup", default=2, show_default=True, help="Frames run and discarded first.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_upload_options
 @click.pass_context
-def run(ctx, model, frames, warmup, as_json):
+def run(ctx, model, frames, warmup, as_json, upload_budget, min_chunk):
     """Upload MODEL, capture N frames and print median/min/max per stage."""
+    policy = _policy(upload_budget, min_chunk)
     with open_device(ctx) as dev:
-        results = run_model(dev, model, frames, warmup)
+        results = run_model(dev, model, frames, warmup, policy)
         s = stage_summary(results)
         if as_json:
             echo_json(dict(board=dev.info.board, model=Path(model).name, frames=s["frames"],
