@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -82,9 +83,77 @@ def _print(report: ModelReport, boards: dict[str, dict], console: Console) -> No
     console.print(verdict)
 
 
-def report_json(report: ModelReport, boards: dict[str, dict]) -> dict:
+def timings(data: bytes, report: ModelReport, judged: dict[str, dict]) -> dict[str, dict]:
+    """Predicted frame of every accepted board, on each of its compute paths: the same
+    ``board_frame`` the emulator times its frames with."""
+    from ..emulator.profiles import get_profile
+    from ..emulator.timing import board_frame
+
+    out: dict[str, dict] = {}
+    if report.format != "tflite":
+        return out
+    for board, verdict in judged.items():
+        if not verdict["ok"]:
+            continue
+        prof = get_profile(board)
+        out[board] = {path: board_frame(board, data, path=path, report=report, engine=prof.engine_label[path])
+                      for path in prof.paths}
+    return out
+
+
+def _pct(e) -> str:
+    return "n/a" if e is None else f"{100 * e:.0f} %"
+
+
+def frame_json(f) -> dict:
+    return {
+        "engine": f.engine, "total_ms": f.frame_us / 1000, "energy_mj": f.energy_mj,
+        "stages": [{"stage": s.stage.name.lower(), "ms": s.duration_us / 1000, "power_mw": s.power_mw,
+                    "energy_mj": s.energy_mj, "rel_error": s.rel_error, "max_rel_error": s.max_rel_error,
+                    "source": s.source} for s in f.stages],
+        "layers": [{"index": r.index, "op": r.op, "op_class": r.op_class, "macs": r.macs, "us": r.us, "unit": r.unit}
+                   for r in f.layers],
+        "overhead_us": f.overhead_us, "overhead_source": f.overhead_source, "energy_basis": f.notes[0] if f.notes else "",
+    }
+
+
+def _print_timing(board: str, f, console: Console) -> None:
+    from ..protocols import Stage
+
+    inf = f.stage(Stage.INFERENCE)
+    layers = Table(title=f"{board}, {f.path} ({f.engine}): predicted inference per layer", title_justify="left")
+    for col, just in (("#", "right"), ("op", "left"), ("class", "left"), ("MACs", "right"), ("on", "left"),
+                      ("us", "right"), ("%", "right")):
+        layers.add_column(col, justify=just)
+    for r in f.layers:
+        layers.add_row(str(r.index), r.op, r.op_class, f"{r.macs:,}" if r.macs else "", r.unit, f"{r.us:,.1f}",
+                       f"{100 * r.us / inf.duration_us:.1f}" if inf.duration_us else "")
+    layers.add_row("", "overhead", "", "", "", f"{f.overhead_us:,.1f}",
+                   f"{100 * f.overhead_us / inf.duration_us:.1f}" if inf.duration_us else "")
+    layers.add_section()
+    layers.add_row("", "inference", "", "", "", f"{inf.duration_us:,.1f}",
+                   f"± {_pct(inf.rel_error)}" if inf.rel_error is not None else "± n/a")
+    console.print(layers)
+    st = Table(title=f"{board}, {f.path}: predicted frame", title_justify="left")
+    for col, just in (("stage", "left"), ("ms", "right"), ("mW", "right"), ("mJ", "right"), ("± (fit)", "right")):
+        st.add_column(col, justify=just)
+    for s in f.stages:
+        err = "" if s.stage != Stage.INFERENCE else (
+            f"{_pct(s.rel_error)} (max {_pct(s.max_rel_error)})" if s.rel_error is not None else "n/a")
+        st.add_row(s.stage.name.lower(), f"{s.duration_us / 1000:.3f}", f"{s.power_mw:.1f}", f"{s.energy_mj:.3f}", err)
+    st.add_section()
+    st.add_row("total", f"{f.frame_us / 1000:.3f}", "", f"{f.energy_mj:.3f}", "")
+    console.print(st)
+    console.print(f"inference: {inf.source}")
+    if inf.rel_error is None:
+        console.print("± n/a: this path has one calibration point, so no fit error to show")
+
+
+def report_json(report: ModelReport, boards: dict[str, dict], frames: dict | None = None) -> dict:
     out = report.to_json()
     out["boards"] = boards
+    if frames is not None:
+        out["timing"] = {b: {p: frame_json(f) for p, f in paths.items()} for b, paths in frames.items()}
     return out
 
 
@@ -96,17 +165,25 @@ def report_json(report: ModelReport, boards: dict[str, dict]) -> dict:
 @click.pass_context
 def inspect_cmd(ctx, model, as_json, boards):
     """Show a model's inputs, outputs, ops, params, MACs per layer and tensor arena, and whether
-    each board would accept it (and why not). Exit status 0 whenever the file could be read."""
+    each board would accept it (and why not). With --board, also the predicted time of every layer
+    and stage on each of the board's compute paths, with the fit's error (docs/timing-model.md).
+    Exit status 0 whenever the file could be read."""
     root = ctx.find_root().obj or {}
     if not boards and root.get("board"):
         boards = (root["board"],)
     limits = board_limits(tuple(boards))
     report = analyze_file(model, with_arena=True)
     judged = verdicts(report, limits)
+    # per-layer and per-stage predictions only for boards named on the command line
+    frames = timings(Path(model).read_bytes(), report, judged) if boards else None
     if as_json:
-        click.echo(json.dumps(report_json(report, judged), indent=2))
+        click.echo(json.dumps(report_json(report, judged, frames), indent=2))
     else:
-        _print(report, judged, Console())
+        console = Console()
+        _print(report, judged, console)
+        for board, paths in (frames or {}).items():
+            for f in paths.values():
+                _print_timing(board, f, console)
 
 
 def register(group: click.Group) -> None:

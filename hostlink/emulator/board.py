@@ -6,6 +6,7 @@ durations; time the host spends between requests advances it by the real elapsed
 idles). With ``realtime=True`` the clock is the wall clock and each frame takes its modelled time.
 """
 import collections
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -13,12 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import protocols as P
-from ..errors import HostlinkError
+from ..errors import ConfigError, HostlinkError
 from .camera import Camera, open_camera, prepare_input
 from .core import Backend, BoardCore, BoardError, FrameOutcome, LoadedModel
 from .inference import LiteRTEngine, TFLMEngine
 from .profiles import BoardProfile, get_profile
-from .timing import Workload
+from .jitter import Jitter
+from .timing import board_frame
 
 FW_VERSION = (0, 1, 0)
 #: Spans kept for emulated power monitors (about an hour of frames at 30 fps, 4 stages each).
@@ -35,9 +37,14 @@ class Span:
 
 class EmulatedBackend(Backend):
     def __init__(self, profile: BoardProfile, camera: Camera | None = None, *, realtime: bool = False,
-                 engine: str = "litert", serial: str = "EMU0001"):
+                 engine: str = "litert", serial: str = "EMU0001", path: str | None = None,
+                 jitter: float = 0.0, seed: int = 0):
         if engine not in ("litert", "tflm"):
             raise HostlinkError(f"unknown engine {engine!r}", "use litert or tflm")
+        if path is not None and path not in profile.paths:
+            raise ConfigError(f"{profile.name} has no {path!r} compute path", f"choose one of: {', '.join(profile.paths)}")
+        self.path = path  # None: the default path for the model's format
+        self.jitter = Jitter(jitter, seed)
         self.profile = profile
         self.max_payload = profile.max_payload
         self.camera = camera or open_camera(None)
@@ -55,7 +62,7 @@ class EmulatedBackend(Backend):
             board=profile.kind.name, board_name=f"{profile.title} (emulated)", serial=serial,
             fw_version=list(FW_VERSION),
             capabilities=dict(SENSOR_CAPTURE=True, HOST_INPUT=True, MARKERS=True, EMULATED=True,
-                              REALTIME=realtime, EDGETPU="edgetpu" in profile.timing),
+                              REALTIME=realtime, EDGETPU="edgetpu" in profile.paths),
             clock_hz=1_000_000, link_bps=profile.link_bps,
             formats={f.replace("-", "_"): True for f in profile.limits.formats},
             memory=[dict(name=n, size=s) for n, s in profile.memory],
@@ -92,7 +99,8 @@ class EmulatedBackend(Backend):
         if self.realtime:
             self._idle_to((wall - self._t0) * 1e6)
         else:
-            self._idle_to(self._clock_us + (wall - self._wall_mark) * 1e6)
+            # in whole ticks of the 1 MHz board clock, so frames start on a tick and stages last whole ticks
+            self._idle_to(float(math.ceil(self._clock_us + (wall - self._wall_mark) * 1e6)))
         self._wall_mark = wall
 
     def wait_until(self, tick: int) -> None:
@@ -138,15 +146,16 @@ class EmulatedBackend(Backend):
             eng = (TFLMEngine(data, report.arena_bytes + 4096) if self.engine == "tflm" else LiteRTEngine(data))
         except Exception as exc:  # the interpreter's own message is the useful part
             raise BoardError(P.ErrorCode.MODEL_CORRUPT, f"the interpreter cannot load the model: {exc}") from None
-        path = self.profile.path_for(P.FORMAT_NAMES[fmt])
-        timing = self.profile.timing[path]
-        work = Workload(macs=report.macs, input_bytes=sum(s.nbytes for s in eng.inputs),
-                        output_bytes=sum(s.nbytes for s in eng.outputs))
+        path = self.profile.path_for(P.FORMAT_NAMES[fmt], self.path)
+        try:
+            frame = board_frame(self.profile.name, data, path=path, report=report)
+        except HostlinkError as err:  # the timing model's data (fitted.json, board_stages.json)
+            raise BoardError(P.ErrorCode.INTERNAL, f"the timing model cannot time this model: {err.message}") from None
         self._input_cache.clear()
         return LoadedModel(
             name=name, format=fmt, size=len(data), crc32=crc, arena_bytes=report.arena_bytes, macs=report.macs,
-            expected_frame_us=int(timing.frame_us(work)), engine=f"{self.profile.engine_label[path]}",
-            inputs=list(eng.inputs), outputs=list(eng.outputs), handle=(eng, timing, work))
+            expected_frame_us=int(frame.frame_us), engine=f"{self.profile.engine_label[path]}",
+            inputs=list(eng.inputs), outputs=list(eng.outputs), handle=(eng, frame))
 
     # ---------------------------------------------------------------- frames
     def _sensor_input(self, model: LoadedModel, index: int) -> list[np.ndarray]:
@@ -168,13 +177,14 @@ class EmulatedBackend(Backend):
         return [x]
 
     def run_frame(self, model: LoadedModel, host_inputs, index: int) -> FrameOutcome:
-        eng, timing, work = model.handle
-        plan = timing.frame(work)
+        eng, frame = model.handle
         if host_inputs is None:
             inputs = self._sensor_input(model, index)
         else:
             inputs = host_inputs
-            plan = [p for p in plan if p[0] != P.Stage.CAPTURE]  # no exposure: the host supplied the tensor
+        # no exposure when the host supplied the tensor; jitter (off by default) per stage; whole
+        # ticks of the board's 1 MHz clock, so every stage reports the duration it lasted
+        plan = [(st, float(max(round(d), 1)), mw) for st, d, mw in self.jitter.apply(frame.plan(capture=host_inputs is None))]
         if not self.realtime:
             outputs = self._infer(eng, inputs)
         # Real time: the frame starts now, on the wall clock and never before the previous frame
@@ -215,10 +225,12 @@ class EmulatedBoard(BoardCore):
     """A whole software board: ``EmulatedBoard("imx500", emit=callback)``."""
 
     def __init__(self, profile: str | BoardProfile, emit, *, camera: Camera | str | None = None,
-                 realtime: bool = False, engine: str = "litert", version: int = P.VERSION):
+                 realtime: bool = False, engine: str = "litert", version: int = P.VERSION,
+                 path: str | None = None, jitter: float = 0.0, seed: int = 0):
         prof = profile if isinstance(profile, BoardProfile) else get_profile(profile)
         cam = camera if isinstance(camera, Camera) else open_camera(camera)
-        super().__init__(EmulatedBackend(prof, cam, realtime=realtime, engine=engine), emit, version=version)
+        super().__init__(EmulatedBackend(prof, cam, realtime=realtime, engine=engine, path=path, jitter=jitter,
+                                         seed=seed), emit, version=version)
 
     @property
     def profile(self) -> BoardProfile:

@@ -2,7 +2,7 @@
 
 The board handles each write synchronously, so a request's reply is ready by the time the client
 reads: no thread, no scheduling jitter. Options ride on the address:
-``emu:imx500?realtime=1&camera=video.mp4&engine=tflm``.
+``emu:imx500?realtime=1&camera=video.mp4&engine=tflm``, ``emu:coralmicro?path=edgetpu&jitter=0.02&seed=1``.
 """
 import urllib.parse
 
@@ -13,11 +13,12 @@ from .board import EmulatedBoard
 
 class EmulatorLink(Link):
     def __init__(self, board_name: str, *, camera=None, realtime: bool = False, engine: str = "litert",
-                 version: int | None = None):
+                 version: int | None = None, path: str | None = None, jitter: float = 0.0, seed: int = 0):
         self.url = f"emu:{board_name}"
         self._rx = bytearray()
         kwargs = {} if version is None else {"version": version}
-        self.board = EmulatedBoard(board_name, self._rx.extend, camera=camera, realtime=realtime, engine=engine, **kwargs)
+        self.board = EmulatedBoard(board_name, self._rx.extend, camera=camera, realtime=realtime, engine=engine,
+                                   path=path, jitter=jitter, seed=seed, **kwargs)
         self.byte_rate = None
 
     def write(self, data: bytes) -> None:
@@ -55,8 +56,14 @@ def parse_emu_url(url: str) -> tuple[str, dict]:
             opts[key] = _FLAGS[value.lower()]
         elif key == "engine" and value not in ("litert", "tflm"):
             raise ConfigError(f"engine={value!r} in {url!r} is not litert or tflm", form)
-        elif key in ("camera", "engine"):
+        elif key in ("camera", "engine", "path"):
             opts[key] = value
+        elif key in ("jitter", "seed"):  # seeded stage jitter (emulator/jitter.py)
+            try:
+                opts[key] = float(value) if key == "jitter" else int(value)
+            except ValueError:
+                raise ConfigError(f"{key}={value!r} in {url!r} is not a number",
+                                  "e.g. emu:imx500?jitter=0.02&seed=1") from None
         else:
             raise ConfigError(f"unknown emulator option {key!r} in {url!r}",
                               'expected "emu:BOARD[?realtime=1][&camera=SRC][&engine=litert|tflm]"')
