@@ -6,13 +6,14 @@
  *   markers  the stage id on the FPGA IO user LEDs
  *   models   two 1 MiB RAM slots, A/B: staging is whichever slot is not active, and activation
  *            flips one index after the image is verified, so it is atomic by construction
- *   frames   none: this image has no camera and no inference engine. It exists to run the
- *            protocol (framing, upload, commit, cache, errors) on real Cortex-M code in CI and to
- *            give the cross builds something to link; CAPTURE answers SOURCE_UNSUPPORTED or
- *            INFERENCE_FAILED, saying why.
+ *   frames   host inputs only (no camera). With tflite-micro linked in (engine_tflm.cc, `make -C
+ *            firmware qemu-tflm`) the image admits and runs INT8 TFLite models; the default build
+ *            (engine_none.c, what CI builds without a tflite-micro checkout) runs the protocol
+ *            (framing, upload, commit, cache, errors) and answers INFERENCE_FAILED, saying why.
  */
 #include <string.h>
 
+#include "engine.h"
 #include "hl_core.h"
 #include "mps2.h"
 
@@ -57,7 +58,8 @@ void UART0_RX_Handler(void)
 }
 
 static const hl_memory_region_t memory[] = {{"ssram1", 4u << 20}, {"ssram23", 4u << 20}};
-static const hl_board_info_t board = {
+static const uint8_t frame_stages[] = {HL_STAGE_INFERENCE}; /* host-input frames: no sensor stages */
+static hl_board_info_t board = {
     .kind = HL_BOARD_UNKNOWN,
     .name = MPS2_NAME,
     .serial = "QEMU0001",
@@ -139,23 +141,18 @@ hl_status_t hl_port_staging(hl_staging_op_t op, uint32_t offset, uint8_t *data, 
 hl_status_t hl_port_model_activate(hl_model_info_t *info)
 {
     const uint8_t *img = model_slots[active_slot ^ 1u];
-    if (info->size < 8u || memcmp(img + 4, "TFL3", 4) != 0) {
-        return hl_core_refuse(HL_ERR_MODEL_CORRUPT, "not a TFLite flatbuffer (no TFL3 identifier)");
+    hl_status_t st = hl_engine_admit((uint8_t)(active_slot ^ 1u), img, info->size, info);
+    if (st != HL_OK) {
+        return st;
     }
-    active_slot ^= 1u; /* the whole activation: one store */
-    strcpy(info->engine, "none (qemu image: no inference engine)");
-    info->n_inputs = 0;
-    info->n_outputs = 0;
+    active_slot ^= 1u; /* the whole activation: one store, then the engine follows */
+    hl_engine_activate(active_slot);
     return HL_OK;
 }
 
 hl_status_t hl_port_tensor(hl_tensor_kind_t kind, uint8_t index, uint8_t **data, size_t *len)
 {
-    (void)kind;
-    (void)index;
-    *data = NULL;
-    *len = 0;
-    return hl_core_refuse(HL_ERR_INPUT_MISMATCH, "the qemu image exposes no tensors");
+    return hl_engine_tensor(kind, index, data, len);
 }
 
 hl_status_t hl_port_camera_capture(hl_stages_t *st, uint32_t frame_index)
@@ -168,8 +165,10 @@ hl_status_t hl_port_camera_capture(hl_stages_t *st, uint32_t frame_index)
 hl_status_t hl_port_invoke(hl_stages_t *st, bool from_host)
 {
     (void)st;
-    (void)from_host;
-    return hl_core_refuse(HL_ERR_INFERENCE_FAILED, "the qemu image has no inference engine; use a board or hl-host");
+    if (!from_host) {
+        return hl_core_refuse(HL_ERR_SOURCE_UNSUPPORTED, "the qemu image has no camera");
+    }
+    return hl_engine_invoke();
 }
 
 void hl_port_reboot(uint8_t mode)
@@ -188,6 +187,11 @@ int main(void)
     UART_BAUDDIV = MPS2_SYSCLK_HZ / board.link_bps;
     UART_CTRL = UART_CTRL_TXEN | UART_CTRL_RXEN | UART_CTRL_RXIRQ;
     NVIC_ISER0 = 1u << UART0_RX_IRQ;
+    if (hl_engine_present) {
+        board.capabilities |= HL_CAP_HOST_INPUT;
+        board.n_stages = (uint8_t)sizeof frame_stages;
+        board.stages = frame_stages;
+    }
     hl_core_init(&board);
     for (;;) {
         hl_core_poll(1000);

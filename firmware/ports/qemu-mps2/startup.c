@@ -5,6 +5,8 @@
 #include "mps2.h"
 
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
+extern void (*const __init_array_start[])(void);
+extern void (*const __init_array_end[])(void);
 int main(void);
 void Reset_Handler(void);
 void Default_Handler(void);
@@ -42,6 +44,9 @@ void Reset_Handler(void)
     /* the core is built with -mfloat-abi=hard: give CP10/CP11 full access before any FP instruction */
     SCB_CPACR |= (0xFu << 20);
     __asm volatile("dsb\n isb" ::: "memory");
+    for (void (*const *ctor)(void) = __init_array_start; ctor < __init_array_end; ctor++) {
+        (*ctor)(); /* C++ static constructors, when the image has any */
+    }
     (void)main();
     Default_Handler();
 }
