@@ -122,6 +122,19 @@ def test_mlperf_reference_models_run_on_the_mcu_boards(board, model):
     assert r.total_ms == pytest.approx(m.expected_frame_us / 1000, abs=0.01)
 
 
+def test_mlperf_reference_models_on_the_imx500_run_or_name_the_limit():
+    """Admission is the converter's table (hostlink/models/admission.py); either the model runs, or
+    the refusal names what the IMX500 cannot take."""
+    for model in ("vww_96_int8.tflite", "pretrainedResnet_quant.tflite"):
+        with hostlink.connect("emu:imx500") as dev:
+            try:
+                dev.upload((MLPERF / model).read_bytes(), name=model)
+            except hostlink.errors.ModelRefused as err:
+                assert "imx500" in err.message and ("cannot run" in err.message or "KB" in err.message), err.message
+            else:
+                assert dev.capture()[0].stages["inference"].duration_ms > 0
+
+
 def _durations(url: str, n: int = 4) -> list[list[float]]:
     link = EmulatorLink(*parse_emu_url(url)[:1], **parse_emu_url(url)[1])
     dev = hostlink.Device(link)
