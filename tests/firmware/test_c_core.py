@@ -25,6 +25,9 @@ def test_c_unit_tests_and_golden_vectors_pass_under_sanitizers():
     assert summary and summary[-1].endswith(" 0 failures"), proc.stdout[-2000:]
     vectors = len(list((FIRMWARE.parent / "protocols" / "vectors").glob("*.hex")))
     assert f" {vectors} vectors," in summary[-1]  # every golden vector was decoded in C
+    # the model store's power-cut sweep (test_store.c) ran and never lost the model
+    store = [line for line in proc.stdout.splitlines() if line.startswith("model store: power cut at each of")]
+    assert store and store[-1].endswith(" 0 corrupt or missing"), proc.stdout[-2000:]
 
 
 @needs_cc

@@ -1,4 +1,4 @@
-"""The C core's Linux port end to end: markers, the on-disk model slots, stdio mode."""
+"""The C core's Linux port end to end: markers, the on-disk model store, stdio mode."""
 import os
 import shutil
 import subprocess
@@ -14,6 +14,7 @@ from hostlink.emulator.firmware import build_host_port, start_host_port
 from hostlink.errors import ModelRefused
 from hostlink.framing import Deframer, encode_frame
 from hostlink.protocols import messages as M
+from store_file import committed_slots
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None or shutil.which("cc") is None,
                                 reason="needs make and a C compiler")
@@ -39,7 +40,7 @@ def test_markers_follow_every_stage_of_every_frame(tmp_path, tiny_model):
         assert 0 <= frame_marks[4][0] - r.stages["transfer"].end_us < 2000
 
 
-def test_activation_is_a_rename_of_the_verified_image(tmp_path, tiny_model, float_model):
+def test_commit_lands_in_the_store_and_a_refused_model_leaves_it(tmp_path, tiny_model, float_model):
     binary = build_host_port()
     state = tmp_path / "state"
     state.mkdir()
@@ -51,14 +52,16 @@ def test_activation_is_a_rename_of_the_verified_image(tmp_path, tiny_model, floa
         url = proc.stdout.readline().strip()
         with hostlink.connect(url) as dev:
             dev.upload(tiny_model, name="tiny")
-            assert (state / "active.bin").read_bytes() == tiny_model
+            assert [(s["name"], s["image"]) for s in committed_slots(state / "store.bin")] == [("tiny", tiny_model)]
             with pytest.raises(ModelRefused):
                 dev.upload(float_model, name="float")
-            assert (state / "active.bin").read_bytes() == tiny_model  # refused: the active slot is untouched
+            # refused at admission: nothing was committed, the running model's slot is untouched
+            assert [(s["name"], s["image"]) for s in committed_slots(state / "store.bin")] == [("tiny", tiny_model)]
             assert dev.model_info().name == "tiny"
     finally:
         proc.terminate()
         proc.wait(10)
+    assert (state / "store.bin").is_file()  # a --state-dir outlives the process: the board keeps its model
 
 
 def test_stdio_mode_serves_the_protocol_on_stdin_stdout(tiny_model):
