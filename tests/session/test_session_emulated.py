@@ -66,6 +66,21 @@ def test_session_folder_summary_and_ground_truth(tmp_path, devices):
     assert (p / "frames.csv").read_text().splitlines()[0].startswith("board,window,frame,stage")
 
 
+def test_jittered_frames_are_what_the_monitor_measures(tmp_path, devices):
+    """With seeded jitter the stages vary frame to frame; the monitor samples that timeline, so
+    the measured energy per stage still matches the board's ground truth."""
+    p = plan(windows=2, boards=[{"port": "emu:imx500?jitter=0.05&seed=3", "monitor": "emulated://ppk2?seed=5"}])
+    _, summary = run_session(p, tmp_path, progress=False, connect=devices)
+    dev = [d for d in devices.opened if d.link.board.profile.name == "imx500"][-1]
+    captures = [s.end_us - s.start_us for s in dev.link.board.timeline if s.stage == 1]
+    assert len(set(captures)) > 5  # frames differ
+    truth = truth_per_stage(dev.link.board)
+    from hostlink.protocols import Stage
+    b = summary["boards"]["imx500"]
+    for name, s in b["stages"].items():
+        assert s["mean_energy_mj"] == pytest.approx(truth[Stage[name.upper()]], rel=0.02), name
+
+
 def test_cli_run_json_and_report(tmp_path):
     r = CliRunner().invoke(main, ["session", "run", "--board", "emu:imx500", "--monitor", "emulated://js220",
                                   "--frames", "3", "--windows", "1", "--warmup", "0", "--out", str(tmp_path),
