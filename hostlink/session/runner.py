@@ -146,7 +146,7 @@ class SessionRunner:
         self.store.log.error("session %s: %s", status, reason)
         self.store.set_status(status, reason)
         try:
-            finalize(self.store)
+            finalize(self.store, plots=False)
         finally:
             self.store.close_transcript()
 
@@ -330,8 +330,12 @@ def _frames_complete(blocks, rate: float, first_stage: int, want: int) -> bool:
     return len(starts) >= want
 
 
-def finalize(store: SessionStore) -> dict:
-    """Tables, summary and plots from the completed windows on disk."""
+def finalize(store: SessionStore, plots: bool = True) -> dict:
+    """Tables, summary and (``plots``) plots from the completed windows on disk.
+
+    A session that stops writes its tables and summary but no plots: Ctrl-C or SIGTERM should
+    end it within a fraction of a second (docker stop waits 10 s), and drawing takes longer than
+    the rest of the summary; the plots appear when the session completes."""
     plan = store.plan()
     manifest = store.manifest()
     state = store.state()
@@ -348,6 +352,8 @@ def finalize(store: SessionStore) -> dict:
                 "model": (m.get("model") or {}).get("name"), "monitor": (m.get("monitor") or {}).get("model"),
                 "sample_rate_hz": (m.get("monitor") or {}).get("sample_rate_hz"), "supply_v": m.get("supply_v")}
         boards[label] = board_summary(rows, windows, list(m.get("stages") or []), meta)
+        if not plots:
+            continue
         try:
             first = store.completed_windows(label)[0]
             trace = Trace.load(store.path / label / f"window_{first:03d}.npz")
@@ -358,7 +364,7 @@ def finalize(store: SessionStore) -> dict:
     summary = {"session": str(store.path), "name": plan.name, "status": state["status"],
                "reason": state.get("reason"), "boards": boards}
     store.write_summary(summary, session_markdown(summary))
-    if boards:
+    if boards and plots:
         plot_energy(list(boards.items()), store.path / "energy.png", f"{plan.name}: energy and latency per frame")
     return summary
 
