@@ -11,6 +11,7 @@ import collections
 import dataclasses
 import functools
 import math
+import struct
 import time
 import zlib
 from pathlib import Path
@@ -26,12 +27,13 @@ from .framing import Deframer, RawFrame, encode_frame
 from .links.base import Link
 from .protocols import messages as M
 from .types import CaptureResult, DeviceInfo, ModelInfo, StageTiming, TensorSpec
-from .upload import ChunkSizer, UploadPolicy
+from .upload import MAX_FRAMES_IN_FLIGHT, ChunkSizer, UploadPolicy, frames_in_flight
 
 #: The largest payload this host accepts in one frame (announced in HELLO).
 HOST_MAX_PAYLOAD = 1 << 20
 # Plain ints: `int & IntFlag` goes through the enum machinery, a cost paid on every frame.
 _RESPONSE, _MORE, _EVENT = int(P.Flag.RESPONSE), int(P.Flag.MORE), int(P.Flag.EVENT)
+_ACK = int(P.MsgType.ACK)
 
 _MODEL_CODES = {
     P.ErrorCode.MODEL_TOO_LARGE, P.ErrorCode.MODEL_FORMAT_UNSUPPORTED, P.ErrorCode.MODEL_NOT_INT8,
@@ -115,6 +117,9 @@ class Device:
         self.model: ModelInfo | None = None
         self.stats = collections.Counter()
         self._opener = opener
+        #: called once when the device is closed (a farm lease releases its place here)
+        self.on_close: list[Callable[[], None]] = []
+        self.farm_lease = None  # the labgrid place this device was reached through, if any
         self._deframer = Deframer(HOST_MAX_PAYLOAD)
         self._ready: collections.deque[RawFrame] = collections.deque()
         self._fragments: dict[tuple[int, int], bytearray] = {}
@@ -128,7 +133,12 @@ class Device:
         self.close()
 
     def close(self) -> None:
-        self.link.close()
+        try:
+            self.link.close()
+        finally:
+            hooks, self.on_close = self.on_close, []
+            for hook in hooks:
+                hook()
 
     def reconnect(self) -> DeviceInfo:
         """Close and reopen the link (after a board reset or replug) and say HELLO again."""
@@ -210,8 +220,10 @@ class Device:
         if f.type == P.MsgType.ERROR:
             code = _code(body.code)
             cls = ModelRefused if code in _MODEL_CODES else DeviceError
-            raise cls(code, f"{self._who()} refused {what}: {body.message} [{getattr(code, 'name', code)}]",
+            err = cls(code, f"{self._who()} refused {what}: {body.message} [{getattr(code, 'name', code)}]",
                       _hint_for(code))
+            err.board_message = str(body.message)
+            raise err
         return body
 
     def _request(self, mtype: int, payload: bytes, what: str, timeout: float,
@@ -264,11 +276,27 @@ class Device:
     def hello(self) -> DeviceInfo:
         self.link.reset_input()
         self._deframer.reset()
+        skipped = self._deframer.stats.skipped_bytes
         payload = M.Hello.build(dict(proto_min=P.VERSION, proto_max=P.VERSION, max_payload=HOST_MAX_PAYLOAD))
         try:
             _, c = self._request(P.MsgType.HELLO, payload, "HELLO", self.timeouts.hello_s, expect=P.MsgType.DEVICE_INFO,
                                  attempts=self.timeouts.hello_attempts)
+        except DeviceError as err:
+            if err.code == P.ErrorCode.BUSY:  # a board (or `hostlink emulate --tcp`) serving another host
+                detail = getattr(err, "board_message", "")
+                raise LinkError(f"board busy: {detail.removeprefix('busy: ') or 'in use by another host'}",
+                                "it serves one host at a time: close the other client (or wait for the "
+                                "server's idle timeout) and retry") from None
+            raise
         except LinkTimeout:
+            junk = self._deframer.stats.skipped_bytes - skipped
+            if junk:
+                sample = bytes(self._deframer.garbage)
+                more = "..." if junk > len(sample) else ""
+                raise LinkTimeout(
+                    f"{self.link.url} answers but not with hostlink protocol frames: got {junk} bytes of {sample!r}{more}",
+                    "is this the right port / baud? A console, a bootloader or another device answers here, or the "
+                    "baud rate (--baud) differs from the board's") from None
             raise LinkTimeout(
                 f"{self.link.url} is silent: no reply to HELLO within {self.timeouts.hello_s:.1f} s x {self.timeouts.hello_attempts}",
                 "is this the board's protocol port (not a console or a bootloader)? Is hostlink firmware flashed "
@@ -309,6 +337,10 @@ class Device:
         if overrides:
             policy = dataclasses.replace(policy, **overrides)
         path = None
+        if not isinstance(model, (str, Path, bytes, bytearray, memoryview)):
+            raise TypeError(f"a model is a path or bytes, not {type(model).__name__}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"a model name is a str, not {type(name).__name__}")
         if isinstance(model, (str, Path)):
             path = str(model)
             data = read_model_file(model)
@@ -341,8 +373,9 @@ class Device:
         # retried like a chunk: for as long as a stalled stream would be, not a fixed count
         attempts = max(self.timeouts.attempts, math.ceil(self._stall_s(policy, _CHUNK_HEADER) / begin_s))
         self._request(P.MsgType.MODEL_BEGIN, begin, "MODEL_BEGIN", begin_s, attempts=attempts)
-        chunk_struct = P.payload_struct(P.MsgType.MODEL_CHUNK, False)  # compiled: 3x faster than M.ModelChunk
-        self._stream(P.MsgType.MODEL_CHUNK, data, lambda off, part: chunk_struct.build(dict(offset=off, data=part)),
+        # struct, not construct: thousands of small chunks on a noisy link (same bytes as M.ModelChunk)
+        pack_offset = struct.Struct("<I").pack
+        self._stream(P.MsgType.MODEL_CHUNK, data, lambda off, part: pack_offset(off) + part,
                      _CHUNK_HEADER, "MODEL_CHUNK", progress, policy, give_up_at, budget, resplit=True)
         # the commit's reply is the new MODEL_INFO: no second round trip to lose on a noisy link
         return self._commit(name, crc, len(data), give_up_at)
@@ -417,11 +450,14 @@ class Device:
         total = len(data)
         hi = self._max_chunk(policy, header)
         sizer = ChunkSizer(policy.min_chunk, hi, header + P.OVERHEAD, adaptive=policy.adaptive)
-        max_window = policy.window or self.timeouts.upload_window
-        window = max_window
+        base_window = policy.window or self.timeouts.upload_window
+        window = MAX_FRAMES_IN_FLIGHT  # lowered by silent timeouts and by a board short of gap slots
+        gap_cap = MAX_FRAMES_IN_FLIGHT
         silent_timeouts = 0  # timeouts since the last acknowledgement
         stall_s = self._stall_s(policy, header)
-        in_flight: dict[int, _Chunk] = {}
+        # seq -> chunk, least recently transmitted first (every transmission moves it to the end)
+        in_flight: collections.OrderedDict[int, _Chunk] = collections.OrderedDict()
+        flying = 0  # payload bytes in flight
         holes: list[tuple[int, int]] = []  # byte ranges to send again, sorted
         next_off = 0
         done = 0
@@ -433,6 +469,7 @@ class Device:
             tx_no += 1
             c.tx_no = tx_no
             c.sent_at = time.monotonic()
+            in_flight.move_to_end(c.seq)
             self._send(mtype, c.seq, c.payload)
 
         def cut() -> _Chunk | None:
@@ -453,21 +490,26 @@ class Device:
             return _Chunk(off, size, self._next_seq(), build(off, data[off:off + size]))
 
         def lost(c: _Chunk) -> None:
+            nonlocal flying
             sizer.lost(len(c.payload) + P.OVERHEAD + _ACK_FRAME_BYTES)
             self.stats["retransmits"] += 1
             if resplit and c.size > sizer.size:
                 del in_flight[c.seq]
+                flying -= len(c.payload)
                 bisect.insort(holes, (c.off, c.off + c.size))
                 self.stats["resplit_chunks"] += 1
             else:
                 transmit(c)
 
         while True:
-            while len(in_flight) < window:
+            frames = min(window, gap_cap, frames_in_flight(base_window, hi, sizer.size, sizer.loss_per_byte,
+                                                           sizer.size + header + P.OVERHEAD + _ACK_FRAME_BYTES))
+            while len(in_flight) < frames:
                 c = cut()
                 if c is None:
                     break
                 in_flight[c.seq] = c
+                flying += len(c.payload)
                 transmit(c)
                 self.stats["upload_chunks"] += 1
             if not in_flight:
@@ -479,8 +521,7 @@ class Device:
                     f"{what}: upload not finished within its {budget:.1f} s budget ({done} of {total} bytes done, "
                     f"{self.stats['retransmits']} chunks resent, chunk size down to {sizer.smallest} B)",
                     "the link is losing data: check the cable; or allow more time (--upload-budget SECONDS)")
-            oldest = min(in_flight.values(), key=lambda c: c.sent_at)
-            flying = sum(len(c.payload) for c in in_flight.values())
+            oldest = next(iter(in_flight.values()))
             rto = self._deadline_s(wire_bytes=flying + len(in_flight) * (P.OVERHEAD + _ACK_FRAME_BYTES))
             deadline = min(oldest.sent_at + rto, last_progress + stall_s + 1e-3)
             if give_up_at is not None:
@@ -513,7 +554,7 @@ class Device:
                     self.stats["timeouts"] += 1
                     silent_timeouts += 1
                     if silent_timeouts >= 2:
-                        window = max(1, window // 2)
+                        window = max(1, min(window, len(in_flight)) // 2)
                     lost(oldest)
                 continue
             c = in_flight[f.seq]
@@ -521,17 +562,34 @@ class Device:
                 self._on_nak(f, what)  # raises unless the code says the same request may be repeated
                 lost(c)
                 continue
-            self._check(f, what)  # raises on ERROR
+            if f.type != _ACK or f.version != P.VERSION:  # an ACK's value is not needed: no parse
+                try:
+                    self._check(f, what)  # raises on ERROR
+                except DeviceError as err:
+                    # A chunk inside the image refused as out of range: the board cannot track
+                    # one more gap in what it has staged ("send them in order"). Fewer in flight.
+                    if err.code != P.ErrorCode.CHUNK_OUT_OF_RANGE or c.off + c.size > total or gap_cap <= 1:
+                        raise
+                    gap_cap = max(1, len(in_flight) // 2)
+                    self.stats["gap_refusals"] += 1
+                    lost(c)
+                    continue
             del in_flight[f.seq]
+            flying -= len(c.payload)
             sizer.delivered(len(c.payload) + P.OVERHEAD + _ACK_FRAME_BYTES)
             done += c.size
             last_progress = time.monotonic()
             if progress:
                 progress(done, total)
             silent_timeouts = 0
-            window = min(max_window, window + 1)
+            window = min(MAX_FRAMES_IN_FLIGHT, window + 1)
             # everything transmitted before the transmission this ACK answers was lost
-            for o in [o for o in in_flight.values() if o.tx_no < c.tx_no]:
+            behind = []
+            for o in in_flight.values():
+                if o.tx_no > c.tx_no:
+                    break
+                behind.append(o)
+            for o in behind:
                 lost(o)
 
     def send_input(self, tensor: np.ndarray, index: int = 0) -> None:
@@ -539,18 +597,13 @@ class Device:
         model = self.model or self.model_info()
         if not model.loaded:
             raise DeviceError(P.ErrorCode.NO_MODEL, "no model is loaded on the board", "upload one first: hostlink upload MODEL")
-        if index >= len(model.inputs):
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"an input index is an int, not {type(index).__name__}")
+        if not 0 <= index < len(model.inputs):
             raise ConfigError(f"the model has {len(model.inputs)} input(s); there is no input {index}")
-        spec = model.inputs[index]
-        arr = np.asarray(tensor)
-        if arr.dtype != spec.numpy_dtype:
-            if np.issubdtype(arr.dtype, np.floating) and spec.dtype != "float32":
-                arr = spec.quantize(arr)
-            else:
-                arr = arr.astype(spec.numpy_dtype)
-        if arr.size * arr.itemsize != spec.nbytes:
-            raise ConfigError(f"input has shape {tuple(np.shape(tensor))}, the model expects {spec.shape} ({spec.dtype})")
-        data = np.ascontiguousarray(arr).tobytes()
+        from .inputs import prepare_input  # shape exact, no silent wrap, NaN refused (rules there)
+
+        data = prepare_input(model.inputs[index], tensor).tobytes()
         input_struct = P.payload_struct(P.MsgType.INPUT, False)
         # Pieces of an input are repeated with their own seq, never cut anew: the board starts a
         # fresh input when offset 0 arrives after a complete one, and only a reply-cache hit is
@@ -564,8 +617,8 @@ class Device:
                 return_input: bool = False,
                 progress: Callable[[int, int], None] | None = None) -> list[CaptureResult]:
         """Run ``count`` frames: from the board's sensor, or once on ``input`` if given."""
-        if count < 1:
-            raise ConfigError("capture count must be at least 1")
+        _check_count("count", count, 1)
+        _check_count("period_us", period_us, 0)
         model = self.model or self.model_info()
         source = P.InputSource.SENSOR
         if input is not None:
@@ -610,6 +663,14 @@ def _capture_payload(count: int, period_us: int, source: P.InputSource, return_i
 @functools.lru_cache(maxsize=16)
 def _output_bytes(model: ModelInfo) -> int:
     return sum(s.nbytes for s in model.outputs)
+
+
+def _check_count(what: str, value, minimum: int) -> None:
+    """A frame count or period: an int (TypeError otherwise) that fits the wire's 32-bit field."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what} is an int, not {type(value).__name__}")
+    if not minimum <= value <= 0xFFFFFFFF:
+        raise ConfigError(f"capture {what} must be at least {minimum} and at most {0xFFFFFFFF}, not {value}")
 
 
 def _wire_name(name: str) -> str:

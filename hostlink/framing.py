@@ -44,20 +44,33 @@ class DeframerStats:
     skipped_bytes: int = 0
 
 
+#: Bytes of non-frame input kept (from the last reset) to show what a port sent instead of frames.
+GARBAGE_SAMPLE_BYTES = 24
+
+
 class Deframer:
     """Feed it bytes in any split; it returns whole, CRC-checked frames in order.
 
     ``max_payload`` is the limit this receiver announced; a header claiming more is treated as
-    corruption (and resynchronised past), never as a reason to wait for megabytes.
+    corruption (and resynchronised past), never as a reason to wait for megabytes. The first
+    bytes it skipped since the last reset are kept in ``garbage`` (a port that answers with a
+    console prompt or at the wrong baud rate is then reported as such, not as silent).
     """
 
     def __init__(self, max_payload: int = PROTOCOL_MAX_PAYLOAD):
         self.max_payload = max_payload
         self.stats = DeframerStats()
+        self.garbage = bytearray()
         self._buf = bytearray()
 
     def reset(self) -> None:
         self._buf.clear()
+        self.garbage.clear()
+
+    def _keep_garbage(self, start: int, end: int) -> None:
+        room = GARBAGE_SAMPLE_BYTES - len(self.garbage)
+        if room > 0 and end > start:
+            self.garbage += self._buf[start:min(end, start + room)]
 
     @property
     def pending(self) -> int:
@@ -76,9 +89,12 @@ class Deframer:
                 # keep a trailing 'H' that may be the first half of the next magic
                 keep = 1 if n > pos and buf[-1] == MAGIC[0] else 0
                 stats.skipped_bytes += n - pos - keep
+                self._keep_garbage(pos, n - keep)
                 pos = n - keep
                 break
-            stats.skipped_bytes += start - pos
+            if start > pos:
+                stats.skipped_bytes += start - pos
+                self._keep_garbage(pos, start)
             pos = start
             if n - pos < HEADER_SIZE:
                 break

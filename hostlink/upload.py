@@ -21,6 +21,13 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 
+#: Most frames in flight: small chunks get more frames, so that as many bytes are in flight as
+#: with full-size chunks, up to this many.
+MAX_FRAMES_IN_FLIGHT = 32
+#: Lost frames expected in flight at most. Each lost frame leaves a gap in the board's staging
+#: until it is resent, and a board tracks a bounded number of gaps (the C core: HL_CFG_MAX_SPANS,
+#: 16 by default); at 3 expected, 15 at once happens less than once in 10^6 windows.
+GAPS_IN_FLIGHT = 3.0
 #: Frames of memory in the loss estimate: long enough to see a few losses at p = 1e-4 with
 #: 300-byte chunks (~24 KB of exposure), short enough to follow a cable that goes bad or clears up.
 LOSS_MEMORY_FRAMES = 64
@@ -36,8 +43,9 @@ class UploadPolicy:
                ``Timeouts.attempts`` times the deadline of a full window of chunks.
     min_chunk: floor of the adaptive chunk size in bytes (also capped by the board's maximum).
     max_chunk: ceiling in bytes; None: the largest payload the board announced.
-    window:    chunks in flight at most; None: ``Timeouts.upload_window``. Timeouts halve the
-               window, clean acknowledgements grow it back.
+    window:    full-size chunks in flight; None: ``Timeouts.upload_window``. Smaller chunks get
+               proportionally more frames (see ``frames_in_flight``); timeouts with nothing
+               acknowledged halve the window, acknowledgements grow it back.
     adaptive:  False sends every chunk at max_chunk (the pre-adaptive behaviour, for comparison).
     """
 
@@ -75,6 +83,15 @@ def best_chunk(loss_per_byte: float, overhead: int, lo: int, hi: int) -> int:
     q = -math.log1p(-min(loss_per_byte, 0.5))
     size = (math.sqrt(overhead * overhead + 4.0 * overhead / q) - overhead) / 2.0
     return max(lo, min(hi, int(size)))
+
+
+def frames_in_flight(window: int, hi: int, size: int, loss_per_byte: float, frame_bytes: int) -> int:
+    """Frames to keep in flight: ``window`` full-size chunks' worth of bytes, capped by
+    MAX_FRAMES_IN_FLIGHT and by GAPS_IN_FLIGHT expected losses among them, never below ``window``."""
+    scaled = window * hi // max(size, 1)
+    loss = 1.0 - math.exp(-loss_per_byte * frame_bytes)
+    cap = int(GAPS_IN_FLIGHT / loss) if loss > 0 else MAX_FRAMES_IN_FLIGHT
+    return max(window, min(scaled, MAX_FRAMES_IN_FLIGHT, cap))
 
 
 class ChunkSizer:

@@ -6,7 +6,7 @@ import click
 
 from ..emulator.board import EmulatedBoard
 from ..emulator.profiles import BOARD_NAMES
-from ..emulator.server import parse_hostport, serve_pty, serve_tcp
+from ..emulator.server import DEFAULT_IDLE_TIMEOUT_S, parse_hostport, serve_pty, serve_tcp
 from ..errors import ConfigError
 from .common import HostPort, Text
 
@@ -21,7 +21,9 @@ from .common import HostPort, Text
               help="Interpreter for inference (tflm: the tflite-micro interpreter, as on the MCU boards).")
 @click.option("--firmware", type=click.Choice(["python", "host"]), default="python", show_default=True,
               help="python: the Python emulator; host: the C board core (firmware/ports/host) on a pty.")
-def emulate(board_name, use_pty, tcp, realtime, camera, engine, firmware):
+@click.option("--idle-timeout", type=click.FloatRange(min=0, max=1e6), default=DEFAULT_IDLE_TIMEOUT_S, show_default=True,
+              metavar="SECONDS", help="--tcp: drop a host that sent nothing for this long (0: never); others get BUSY meanwhile.")
+def emulate(board_name, use_pty, tcp, realtime, camera, engine, firmware, idle_timeout):
     """Run an emulated board that speaks protocol v1 over a pty or TCP until Ctrl-C."""
     if bool(use_pty) == bool(tcp):
         raise ConfigError("choose exactly one of --pty or --tcp HOST:PORT")
@@ -48,7 +50,8 @@ def emulate(board_name, use_pty, tcp, realtime, camera, engine, firmware):
             serve_pty(factory, stop, on_ready=ready)
         else:
             host, port = parse_hostport(tcp)
-            serve_tcp(factory, host, port, stop, on_ready=ready)
+            serve_tcp(factory, host, port, stop, on_ready=ready, idle_timeout=idle_timeout,
+                      on_event=lambda text: click.echo(text, err=True))
     except KeyboardInterrupt:
         stop.set()
 

@@ -8,6 +8,7 @@ this state machine and the conformance suite holds both to it.
 """
 import abc
 import collections
+import struct
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -27,6 +28,15 @@ REPLY_CACHE_MAX_BYTES = 1 << 20
 #: Payload size the board assumes for the host before HELLO says otherwise.
 DEFAULT_HOST_MAX_PAYLOAD = 4096
 _RESPONSE = int(P.Flag.RESPONSE)  # a plain int: `int & IntFlag` costs an enum call per frame
+# MODEL_CHUNK (u32 offset + data) and ACK (u32) by struct: a host on a noisy link sends thousands
+# of small chunks per upload, and construct's generic parse and build cost more than the rest of
+# the chunk's handling. Same bytes as protocols.messages.ModelChunk / Ack.
+_U32 = struct.Struct("<I")
+_MODEL_CHUNK = int(P.MsgType.MODEL_CHUNK)
+
+
+class _ChunkBody(collections.namedtuple("_ChunkBody", "offset data")):
+    __slots__ = ()
 
 
 class BoardError(Exception):
@@ -157,7 +167,7 @@ class BoardCore:
         self._send(P.MsgType.ERROR, seq, M.Error.build(dict(code=code.name, message=message[:4000])), out)
 
     def _ack(self, seq: int, value: int, out: list | None) -> None:
-        self._send(P.MsgType.ACK, seq, P.payload_struct(P.MsgType.ACK, True).build(dict(value=value)), out)
+        self._send(P.MsgType.ACK, seq, _U32.pack(value), out)
 
     # ---------------------------------------------------------------- dispatch
     def handle(self, f: RawFrame) -> None:
@@ -180,7 +190,10 @@ class BoardCore:
             self._error(f.seq, P.ErrorCode.UNKNOWN_TYPE, f"message type 0x{f.type:02x} is not a request this board handles", out)
         else:
             try:
-                body = P.payload_struct(f.type, False).parse(f.payload)
+                if f.type == _MODEL_CHUNK and len(f.payload) >= 4:
+                    body = _ChunkBody(_U32.unpack_from(f.payload)[0], f.payload[4:])
+                else:
+                    body = P.payload_struct(f.type, False).parse(f.payload)
             except Exception as exc:  # construct raises many types for malformed payloads
                 self._error(f.seq, P.ErrorCode.BAD_PAYLOAD, f"malformed {P.MsgType(f.type).name} payload: {exc}", out)
             else:

@@ -3,11 +3,17 @@ import os
 import select
 import socket
 import threading
+import time
 import tty
 
+from .. import protocols as P
 from ..errors import ConfigError, LinkError
+from ..framing import Deframer, encode_frame
 from ..links.base import Link
-from .board import EmulatedBoard
+from ..protocols import PROTOCOL_MAX_PAYLOAD
+from ..protocols import messages as M
+
+_RESPONSE = int(P.Flag.RESPONSE)
 
 
 class FdLink(Link):
@@ -95,21 +101,72 @@ def serve_pty(board_factory, stop: threading.Event, on_ready=print) -> None:
 def parse_hostport(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     try:
-        return host or "127.0.0.1", int(port)
+        number = int(port)
     except ValueError:
         raise ConfigError(f"bad address {text!r}", "expected HOST:PORT, e.g. 127.0.0.1:5555") from None
+    if not 0 <= number <= 65535:
+        raise ConfigError(f"port {number} in {text!r} is out of range",
+                          "a TCP port is 0..65535 (0: any free one), e.g. 127.0.0.1:5555")
+    return host or "127.0.0.1", number
 
 
-def serve_tcp(board_factory, host: str, port: int, stop: threading.Event, on_ready=print) -> None:
-    """One client at a time; the board (and its loaded model) outlives each connection."""
+#: Seconds without a byte from the connected host after which the server drops it, so that a
+#: host that vanished without closing (a killed process behind NAT, a suspended laptop) does not
+#: hold the board for ever. Long captures are not idle: the board is busy answering, and the
+#: clock starts again after its last reply.
+DEFAULT_IDLE_TIMEOUT_S = 120.0
+#: How long a refused second host is kept to be answered BUSY before its connection is closed.
+BUSY_LINGER_S = 5.0
+
+
+def _peer(sock: socket.socket) -> str:
+    try:
+        host, port = sock.getpeername()[:2]
+    except OSError:
+        return "an unknown peer"
+    return f"{host}:{port}"
+
+
+class _Refused:
+    """A host that connected while another holds the board: every request it sends is answered
+    ERROR BUSY naming the holder, as a board that serves one host at a time would answer it."""
+
+    def __init__(self, sock: socket.socket, holder: str, version: int, until: float):
+        self.sock = sock
+        self.holder = holder
+        self.version = version
+        self.until = until
+        self.deframer = Deframer(PROTOCOL_MAX_PAYLOAD)
+
+    def on_bytes(self, data: bytes) -> None:
+        for f in self.deframer.feed(data):
+            if f.flags & _RESPONSE:
+                continue
+            text = f"busy: in use by {self.holder}"
+            payload = M.Error.build(dict(code=P.ErrorCode.BUSY.name, message=text))
+            self.sock.sendall(encode_frame(P.MsgType.ERROR, P.Flag.RESPONSE, f.seq, payload, self.version))
+
+
+def serve_tcp(board_factory, host: str, port: int, stop: threading.Event, on_ready=print, *,
+              idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT_S, on_event=None) -> None:
+    """One host at a time; the board (and its loaded model) outlives each connection.
+
+    A second host is answered ERROR BUSY ("busy: in use by ADDR") instead of silence; the holder
+    is dropped after ``idle_timeout`` seconds without a byte from it (None or 0: never).
+    ``on_event(text)`` hears who connected, was refused or dropped.
+    """
+    say = on_event or (lambda text: None)
+    if idle_timeout is not None and not (isinstance(idle_timeout, (int, float)) and 0 <= idle_timeout < float("inf")):
+        raise ConfigError(f"idle timeout must be a number of seconds >= 0 (0: never), not {idle_timeout!r}")
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         srv.bind((host, port))
-    except OSError as exc:
-        raise LinkError(f"cannot listen on {host}:{port}: {exc.strerror}",
+    except (OSError, OverflowError) as exc:
+        srv.close()
+        raise LinkError(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}",
                         "pick another port, e.g. --tcp 127.0.0.1:0 for any free one") from None
-    srv.listen(1)
+    srv.listen(8)
     current: dict = {"link": None}
 
     def emit(data: bytes) -> None:
@@ -121,20 +178,66 @@ def serve_tcp(board_factory, host: str, port: int, stop: threading.Event, on_rea
                 current["link"] = None
 
     board = board_factory(emit)
+    version = getattr(board, "version", P.VERSION)
     on_ready(f"socket://{host}:{srv.getsockname()[1]}")
+    holder: SocketLink | None = None
+    holder_addr = ""
+    last_rx = 0.0
+    refused: dict[socket.socket, _Refused] = {}
+
+    def drop(reason: str) -> None:
+        nonlocal holder
+        say(f"{holder_addr} {reason}")
+        current["link"] = None
+        holder.close()
+        holder = None
+
     try:
         while not stop.is_set():
-            r, _, _ = select.select([srv], [], [], 0.2)
-            if not r:
-                continue
-            conn, _ = srv.accept()
-            link = SocketLink(conn, f"tcp://{host}:{port}")
-            current["link"] = link
-            board.deframer.reset()
-            serve(board, link, stop)
-            current["link"] = None
-            link.close()
+            socks = [srv, *refused] + ([holder.sock] if holder else [])
+            ready, _, _ = select.select(socks, [], [], 0.2)
+            for s in ready:
+                if s is srv:
+                    conn, _ = srv.accept()
+                    if holder is None:
+                        holder = SocketLink(conn, f"tcp://{host}:{port}")
+                        holder_addr = _peer(conn)
+                        current["link"] = holder
+                        board.deframer.reset()
+                        last_rx = time.monotonic()
+                        say(f"{holder_addr} connected")
+                    else:
+                        refused[conn] = _Refused(conn, holder_addr, version, time.monotonic() + BUSY_LINGER_S)
+                        say(f"{_peer(conn)} refused: busy with {holder_addr}")
+                elif holder is not None and s is holder.sock:
+                    try:
+                        data = s.recv(65536)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        drop("disconnected")
+                        continue
+                    board.feed(data)
+                    last_rx = time.monotonic()  # after the board's answer: a long capture is not idle
+                elif s in refused:
+                    try:
+                        data = s.recv(65536)
+                        if data:
+                            refused[s].on_bytes(data)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        refused.pop(s).sock.close()
+            now = time.monotonic()
+            if holder is not None and idle_timeout and now - last_rx > idle_timeout:
+                drop(f"dropped after {idle_timeout:g} s idle")
+            for s in [s for s, r in refused.items() if now > r.until]:
+                refused.pop(s).sock.close()
     finally:
+        if holder is not None:
+            holder.close()
+        for r in refused.values():
+            r.sock.close()
         srv.close()
 
 
