@@ -42,6 +42,7 @@ bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/bench_spine.py
 	$(BIN)/python bench/bench_ppk2_decode.py
+	$(BIN)/python bench/bench_upload_noisy.py
 	test ! -f bench/bench_gaze.py || $(BIN)/python bench/bench_gaze.py
 	$(BIN)/python tools/calibrate.py --check
 
