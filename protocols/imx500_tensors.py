@@ -5,7 +5,11 @@
 
     char network_name[64]; u32 num_tensors;
     { u32 tensor_data_num; u32 num_dimensions; u16 size[16]; } info[16];   // 708 bytes
-    [u8 frame_count]                                                       // newer libcamera
+    [u8 frame_count; 3 bytes of struct padding]                            // newer libcamera: 712
+
+``frame_count`` is the sensor's 8-bit frame counter of the frame the outputs belong to; with input
+tensor injection it is compared with the driver's injection comparison frame to tell which
+injected tensor the outputs came from (picamera2 ``IMX500.get_injection_cmp_frm``).
 
 ``CnnOutputTensor`` is every output as float32, concatenated; tensor i takes the next
 ``tensor_data_num`` values reshaped to ``size[:num_dimensions]`` in Fortran order.
@@ -61,8 +65,15 @@ def output_shapes(info: bytes) -> tuple[str, list[tuple[int, ...]], list[int]]:
     return name, shapes, counts
 
 
-def build_output_tensor_info(name: str, shapes: list[tuple[int, ...]]) -> bytes:
-    """The metadata bytes for ``shapes`` (what a fake camera hands out in tests)."""
+def frame_count(info: bytes) -> int | None:
+    """The frame counter that follows the 708-byte layout, or None when libcamera exports none."""
+    raw = bytes(info)
+    return raw[INFO_SIZE] if len(raw) > INFO_SIZE else None
+
+
+def build_output_tensor_info(name: str, shapes: list[tuple[int, ...]], frame_count: int | None = None) -> bytes:
+    """The metadata bytes for ``shapes`` (what a fake camera hands out in tests); with frame_count,
+    the newer layout that ends in the 8-bit frame counter."""
     info = []
     for shape in shapes:
         count = 1
@@ -71,5 +82,6 @@ def build_output_tensor_info(name: str, shapes: list[tuple[int, ...]]) -> bytes:
         info.append(dict(tensor_data_num=count, num_dimensions=len(shape),
                          size=list(shape) + [0] * (MAX_DIMENSIONS - len(shape))))
     info += [dict(tensor_data_num=0, num_dimensions=0, size=[0] * MAX_DIMENSIONS)] * (MAX_TENSORS - len(shapes))
-    return CnnOutputTensorInfo.build(dict(network_name=name.encode().ljust(NETWORK_NAME_LEN, b"\0"),
-                                          num_tensors=len(shapes), info=info))
+    raw = CnnOutputTensorInfo.build(dict(network_name=name.encode().ljust(NETWORK_NAME_LEN, b"\0"),
+                                         num_tensors=len(shapes), info=info))
+    return raw if frame_count is None else raw + bytes([frame_count & 0xFF, 0, 0, 0])  # padded to 4, as in C

@@ -1,5 +1,6 @@
-"""The IMX500 board agent (firmware/imx500) with picamera2 faked, driven through the real
-protocol v1 client: upload an .rpk or packerOut.zip, capture, check outputs and stage times."""
+"""The IMX500 board agent (firmware/imx500) with picamera2 and the sensor's driver faked, driven
+through the real protocol v1 client: upload an .rpk or packerOut.zip, capture sensor frames or
+injected host inputs, check outputs, the frame matching and stage times."""
 import io
 import sys
 import zipfile
@@ -14,7 +15,7 @@ from hostlink.errors import DeviceError
 from hostlink.links.base import Link
 from hostlink.protocols import imx500_rpk
 
-from .fake_picamera2 import FakeNs, FakeSensor
+from .fake_picamera2 import ENABLE_INJECTION_CTRL_ID, FakeNs, FakeSensor, injected_outputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware" / "imx500"))
 from imx500_agent import Imx500Backend  # noqa: E402
@@ -40,16 +41,15 @@ class BoardLink(Link):
         pass
 
 
-def network(width=320, height=240, rate=20):
-    return imx500_rpk.build_rpk([b"\x5a" * 4096], {"networkID": "00000042", "inputTensorWidth": str(width),
-                                                   "inputTensorHeight": str(height), "inputTensorFormat": "RGB"},
-                                {"task": "classification", "inference_rate": rate})
+def network(width=320, height=240, rate=20, fmt="RGB", norm=None):
+    info = {"networkID": "00000042", "inputTensorWidth": str(width), "inputTensorHeight": str(height),
+            "inputTensorFormat": fmt, **(norm or {})}
+    return imx500_rpk.build_rpk([b"\x5a" * 4096], info, {"task": "classification", "inference_rate": rate})
 
 
-@pytest.fixture
-def rig(tmp_path):
+def make_rig(tmp_path, **sensor_kwargs):
     clock = FakeNs()
-    sensor = FakeSensor(clock)
+    sensor = FakeSensor(clock, **sensor_kwargs)
     packaged = []
 
     def packager(zip_path, out_dir):
@@ -60,9 +60,14 @@ def rig(tmp_path):
         return rpk
 
     backend = Imx500Backend(picamera2=sensor.module(), packager=packager, workdir=tmp_path, clock_ns=clock,
-                            serial="PI-TEST")
+                            serial="PI-TEST", ioctl=sensor.driver.ioctl)
     dev = Device(BoardLink(backend))
     return dev, sensor, packaged
+
+
+@pytest.fixture
+def rig(tmp_path):
+    return make_rig(tmp_path)
 
 
 def test_upload_rpk_and_capture_results_with_stage_times(rig):
@@ -130,8 +135,125 @@ def test_tflite_is_refused_at_model_begin(rig):
         backend.check_begin(1000, P.ModelFormat.TFLITE, "m")
 
 
-def test_host_input_is_not_supported(rig):
-    dev, _, _ = rig
-    dev.upload(network(), name="net", fmt="imx500-rpk")
-    with pytest.raises(DeviceError, match="injection is not supported"):
-        dev.capture(1, input=np.zeros((1, 240, 320, 3), np.uint8))
+def pixel_planes(img: np.ndarray, fmt="RGB", norm=(-2048, -2048, -2048), div=(1024, 1024, 1024), signed=True):
+    """What the sensor's DNN should see for an RGB image: planes in the network's order, each
+    ((pixel * div) >> 6 + norm) >> 4, saturated (the inverse of picamera2's input_tensor_image)."""
+    src = (0, 1, 2) if fmt == "RGB" else (2, 1, 0)
+    lo, hi = (-128, 127) if signed else (0, 255)
+    planes = [np.clip((((img[:, :, c].astype(np.int64) * d) >> 6) + n) >> 4, lo, hi) for c, n, d in zip(src, norm, div)]
+    return np.stack(planes).astype(np.int8 if signed else np.uint8)
+
+
+def images(n, h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (1, h, w, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def test_injected_inputs_each_get_their_own_result(tmp_path):
+    dev, sensor, _ = make_rig(tmp_path, injection_latency=2)
+    backend = dev.link.board.backend
+    info = dev.hello()
+    assert "HOST_INPUT" in info.capabilities
+    model = dev.upload(network(width=40, height=30), name="net", fmt="imx500-rpk")
+    assert model.inputs[0].shape == (1, 30, 40, 3) and model.inputs[0].dtype == "uint8"
+    assert model.inputs[0].scale == pytest.approx(1 / 255)
+    # the 8-bit frame counter wraps during the run; frames go missing and arrive without outputs
+    sensor.frames = 230
+    sensor.drop_frames = {f for f in range(230, 2000) if f % 7 == 3}
+    sensor.no_output_frames = {f for f in range(230, 2000) if f % 11 == 5}
+    xs = images(24, 30, 40)
+    for x in xs:
+        r = dev.capture(input=x)[0]
+        want = injected_outputs(pixel_planes(x[0]), sensor.shapes)
+        for got, w in zip(r.outputs, want):
+            np.testing.assert_array_equal(got, w)  # the result of this input, not of the one before
+        assert set(r.stages) == {"preprocess", "inference", "transfer"}  # nothing exposed
+        assert r.stages["preprocess"].duration_ms == pytest.approx(12.36)
+        assert r.stages["inference"].duration_ms == pytest.approx(13.96)
+    assert sensor.frames > 256 + 230 - 256  # wrapped at least once past 255
+    np.testing.assert_array_equal(sensor.injected[-1], pixel_planes(xs[-1][0]))
+    stats = backend.injection_stats
+    assert stats["stale"] > 0 and stats["dropped"] > 0  # both kinds of mismatch were seen and skipped
+    assert stats["injected"] == len(xs) + stats["dropped"]  # each skipped frame cost one re-injection
+
+
+def test_injection_follows_the_networks_layout_and_normalisation(tmp_path):
+    dev, sensor, _ = make_rig(tmp_path)
+    # BGR planes, an offset of -1600/16 and gains of 800/1024 (K: 13- and 12-bit two's complement)
+    norm = {"inputTensorNorm_K03": hex(8192 - 1600), "inputTensorNorm_K13": hex(8192 - 1200),
+            "inputTensorNorm_K23": hex(8192 - 1000), "inputTensorNorm_K02": "800", "inputTensorNorm_K11": "900",
+            "inputTensorNorm_K20": "700", "inputTensorNorm_K00": "0x0", "inputTensorNorm_K22": "0x0"}
+    dev.upload(network(width=33, height=7, fmt="BGR", norm=norm), name="bgr", fmt="imx500-rpk")
+    x = images(1, 7, 33, seed=3)[0]
+    r = dev.capture(input=x)[0]
+    want = pixel_planes(x[0], "BGR", (-1600, -1200, -1000), (800, 900, 700))
+    np.testing.assert_array_equal(sensor.injected[-1], want)  # padded to 64 x 8 on the wire, unpadded here
+    np.testing.assert_array_equal(r.outputs[1], injected_outputs(want, sensor.shapes)[1])
+    # an unsigned network (K03 sign bit clear) gets uint8 planes
+    dev.upload(network(width=32, height=2, norm={"inputTensorNorm_K03": "0x0"}), name="u8", fmt="imx500-rpk")
+    x = images(1, 2, 32, seed=4)[0]
+    dev.capture(input=x)
+    np.testing.assert_array_equal(sensor.injected[-1], pixel_planes(x[0], norm=(0, 0, 0), signed=False))
+
+
+def test_several_frames_from_one_host_input_and_back_to_the_sensor(tmp_path):
+    dev, sensor, _ = make_rig(tmp_path)
+    dev.upload(network(width=32, height=8), name="net", fmt="imx500-rpk")
+    x = images(1, 8, 32, seed=5)[0]
+    results = dev.capture(count=3, input=x)
+    want = injected_outputs(pixel_planes(x[0]), sensor.shapes)
+    for r in results:
+        np.testing.assert_array_equal(r.outputs[0], want[0])
+    assert sensor.driver.injection
+    # a sensor capture restarts the camera with injection off (picamera2 itself never turns it off)
+    r = dev.capture(1)[0]
+    assert not sensor.driver.injection and (ENABLE_INJECTION_CTRL_ID, 0) in sensor.driver.controls_set
+    np.testing.assert_array_equal(r.outputs[0], sensor.outputs_for(sensor.delivered[-1][0])[0])
+    assert sensor.delivered[-1][1] is None and "capture" in r.stages
+
+
+def test_libcamera_without_frame_count_cannot_match_injected_inputs(tmp_path):
+    dev, sensor, _ = make_rig(tmp_path)
+    dev.upload(network(width=32, height=8), name="net", fmt="imx500-rpk")
+    sensor.legacy_info = True
+    with pytest.raises(DeviceError, match="no frameCount"):
+        dev.capture(input=images(1, 8, 32)[0])
+
+
+def test_uploads_are_not_left_behind(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    dev, sensor, _ = make_rig(work)
+    dev.upload(network(), name="one", fmt="imx500-rpk")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("network.rpk.src", network(rate=10))
+    dev.upload(buf.getvalue(), name="two", fmt="imx500-packerout")
+    with pytest.raises(DeviceError):
+        dev.upload(b"PK\x03\x04 not really a zip", name="bad", fmt="imx500-packerout")
+    bad = bytearray(network())
+    bad[4096 + 60] ^= 0xFF
+    with pytest.raises(DeviceError):
+        dev.upload(bytes(bad), name="bad2", fmt="imx500-rpk")
+    kept = [p for p in work.iterdir()]
+    assert len(kept) == 1 and (kept[0] / "network.rpk").is_file()  # the running model's package only
+    dev.link.board.backend.close()
+    assert list(work.iterdir()) == []
+    # an agent without --workdir removes its own temporary directory
+    clock = FakeNs()
+    own = Imx500Backend(picamera2=FakeSensor(clock).module(), workdir=None, clock_ns=clock, serial="X")
+    Device(BoardLink(own)).upload(network(), name="net", fmt="imx500-rpk")
+    assert own._workdir.is_dir()
+    own.close()
+    assert not own._workdir.exists()
+
+
+def test_a_network_that_does_not_start_leaves_the_old_one_running(tmp_path):
+    dev, sensor, _ = make_rig(tmp_path)
+    dev.upload(network(), name="good", fmt="imx500-rpk")
+    sensor.fail_start = "IMX500: Unable to set network firmware"
+    with pytest.raises(DeviceError, match="Unable to set network firmware"):
+        dev.upload(network(rate=10), name="other", fmt="imx500-rpk")
+    sensor.fail_start = None
+    assert dev.model_info().name == "good"
+    assert sensor.loaded[-1].endswith("network.rpk") and len(dev.capture(2)) == 2

@@ -16,7 +16,8 @@ def main(argv=None) -> int:
     where = ap.add_mutually_exclusive_group(required=True)
     where.add_argument("--tcp", metavar="HOST:PORT", help="listen for one host at a time")
     where.add_argument("--serial", metavar="TTY", help="serve a serial port (the USB gadget's /dev/ttyGS0)")
-    ap.add_argument("--workdir", help="where uploaded packages are kept (default: a temporary directory)")
+    ap.add_argument("--workdir", help="where the running model's package is kept (default: a temporary directory, "
+                    "deleted on exit)")
     args = ap.parse_args(argv)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -39,7 +40,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        backend.stop()
+        backend.close()  # the camera, and every upload copy the agent kept
     return 0
 
 
