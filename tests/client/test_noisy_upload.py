@@ -171,3 +171,53 @@ def test_bad_policies_are_one_readable_line(kw):
     with pytest.raises(ConfigError) as e:
         UploadPolicy(**kw)
     assert "\n" not in e.value.message and "upload" in e.value.message
+
+
+class _DropEveryOtherNewChunk:
+    """Wraps a link; the first transmission of every second MODEL_CHUNK never arrives, so the
+    board's staging fills with gaps faster than any random damage would make them."""
+
+    def __init__(self, inner):
+        self.inner, self.url, self.byte_rate = inner, inner.url, inner.byte_rate
+        self.seen: set[int] = set()
+        self.dropped = 0
+
+    def write(self, data: bytes) -> None:
+        if data[3] == P.MsgType.MODEL_CHUNK:
+            seq = int.from_bytes(data[6:8], "little")
+            if seq not in self.seen:
+                self.seen.add(seq)
+                if len(self.seen) % 2 == 0:
+                    self.dropped += 1
+                    return
+        self.inner.write(data)
+
+    def read(self, timeout):
+        return self.inner.read(timeout)
+
+    def reset_input(self):
+        self.inner.reset_input()
+
+    def close(self):
+        self.inner.close()
+
+
+def test_a_board_short_of_gap_slots_gets_fewer_chunks_in_flight():
+    """The C core tracks 16 staged ranges; 32 chunks in flight with every other one lost need
+    more. It refuses the chunk that would need one more ("send them in order"): the upload
+    halves what it keeps in flight, resends, and completes."""
+    from hostlink.emulator.firmware import start_host_port
+    from hostlink.links.serial import SerialLink
+
+    try:
+        fw = start_host_port("coralmicro")
+    except HostlinkError as err:
+        pytest.skip(f"the C core's host port cannot be built here: {err}")
+    with fw:
+        link = _DropEveryOtherNewChunk(SerialLink(fw.url))
+        dev = Device(link, timeouts=Timeouts(base_s=0.2, hello_s=1.0))
+        dev.hello()
+        m = dev.upload(SMALL, name="gappy",
+                       policy=UploadPolicy(window=32, max_chunk=128, adaptive=False))
+        assert m.crc32 == zlib.crc32(SMALL) and m.name == "gappy"
+        assert dev.stats["gap_refusals"] >= 1 and link.dropped > 16, (dev.stats, link.dropped)
