@@ -125,6 +125,12 @@ class Device:
         self._fragments: dict[tuple[int, int], bytearray] = {}
         self._seq = 0
 
+    @property
+    def emulated_board(self):
+        """The software board behind this device (a hostlink.timeline.BoardTimeline: its timeline,
+        clock and power profile, for emulated monitors), or None for a real board."""
+        return self.link.emulated_board
+
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self):
         return self
@@ -489,17 +495,32 @@ class Device:
                 return None
             return _Chunk(off, size, self._next_seq(), build(off, data[off:off + size]))
 
-        def lost(c: _Chunk) -> None:
+        def requeue(c: _Chunk) -> None:
             nonlocal flying
+            del in_flight[c.seq]
+            flying -= len(c.payload)
+            bisect.insort(holes, (c.off, c.off + c.size))
+            self.stats["resplit_chunks"] += 1
+
+        def lost(c: _Chunk) -> None:
             sizer.lost(len(c.payload) + P.OVERHEAD + _ACK_FRAME_BYTES)
             self.stats["retransmits"] += 1
             if resplit and c.size > sizer.size:
-                del in_flight[c.seq]
-                flying -= len(c.payload)
-                bisect.insort(holes, (c.off, c.off + c.size))
-                self.stats["resplit_chunks"] += 1
+                requeue(c)
             else:
                 transmit(c)
+
+        def acked(c: _Chunk) -> None:
+            nonlocal flying, done, last_progress, silent_timeouts, window
+            del in_flight[c.seq]
+            flying -= len(c.payload)
+            sizer.delivered(len(c.payload) + P.OVERHEAD + _ACK_FRAME_BYTES)
+            done += c.size
+            last_progress = time.monotonic()
+            if progress:
+                progress(done, total)
+            silent_timeouts = 0
+            window = min(MAX_FRAMES_IN_FLIGHT, window + 1)
 
         while True:
             frames = min(window, gap_cap, frames_in_flight(base_window, hi, sizer.size, sizer.loss_per_byte,
@@ -558,35 +579,32 @@ class Device:
                     lost(oldest)
                 continue
             c = in_flight[f.seq]
+            answered = c.tx_no
             if f.type == P.MsgType.NAK:
                 self._on_nak(f, what)  # raises unless the code says the same request may be repeated
                 lost(c)
-                continue
-            if f.type != _ACK or f.version != P.VERSION:  # an ACK's value is not needed: no parse
+            elif f.type != _ACK or f.version != P.VERSION:  # an ACK's value is not needed: no parse
                 try:
                     self._check(f, what)  # raises on ERROR
                 except DeviceError as err:
                     # A chunk inside the image refused as out of range: the board cannot track
-                    # one more gap in what it has staged ("send them in order"). Fewer in flight.
-                    if err.code != P.ErrorCode.CHUNK_OUT_OF_RANGE or c.off + c.size > total or gap_cap <= 1:
+                    # one more gap in what it has staged ("send them in order"). Fewer in flight,
+                    # and the range cut anew under a new seq (the refusal sits in the board's
+                    # reply cache under the old one).
+                    if not resplit or err.code != P.ErrorCode.CHUNK_OUT_OF_RANGE or c.off + c.size > total \
+                            or gap_cap <= 1:
                         raise
                     gap_cap = max(1, len(in_flight) // 2)
                     self.stats["gap_refusals"] += 1
-                    lost(c)
-                    continue
-            del in_flight[f.seq]
-            flying -= len(c.payload)
-            sizer.delivered(len(c.payload) + P.OVERHEAD + _ACK_FRAME_BYTES)
-            done += c.size
-            last_progress = time.monotonic()
-            if progress:
-                progress(done, total)
-            silent_timeouts = 0
-            window = min(MAX_FRAMES_IN_FLIGHT, window + 1)
-            # everything transmitted before the transmission this ACK answers was lost
+                    requeue(c)
+                else:
+                    acked(c)
+            else:
+                acked(c)
+            # everything transmitted before the transmission this reply answers was lost
             behind = []
             for o in in_flight.values():
-                if o.tx_no > c.tx_no:
+                if o.tx_no > answered:
                     break
                 behind.append(o)
             for o in behind:
