@@ -15,8 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..client import model_format_for
 from ..datasets.vessel_masks import LAYOUTS, find_mask, looks_like_mask
 from ..errors import ConfigError
+from ..protocols import ModelFormat
 from .boardcall import InterpreterProbe, ensure_model
 
 DEFAULT_MODEL = "qsegment_int8.tflite"
@@ -81,11 +83,21 @@ class SegmentRunner:
         self.size = shape[1]
         self.input_spec, self.output_spec = spec, out
         self.card = read_card(self.model_path)
-        self.kind = output_kind(self.card, analyze(self.model_bytes, name=self.model_path.name).ops) if kind == "auto" else kind
+        if kind == "auto":
+            tflite = model_format_for(self.model_bytes, str(self.model_path)) in (ModelFormat.TFLITE,
+                                                                                 ModelFormat.EDGETPU_TFLITE)
+            # a sensor network (IMX500) has no ops to look at: its card says, else "logit"
+            kind = output_kind(self.card, analyze(self.model_bytes, name=self.model_path.name).ops if tflite else [])
+        self.kind = kind
         self.scale = int(scale or self.size)
         if self.scale < self.size:
             raise ConfigError(f"--scale {self.scale} is below the model's input size {self.size}")
-        self._lut = spec.quantize(np.arange(256, dtype=np.float32) / 127.5 - 1.0).view(np.uint8)
+        if spec.dtype == "uint8" and spec.zero_point == 0 and abs(spec.scale * 255.0 - 1.0) < 1e-6:
+            # the input is the image itself (pixel / 255): the board normalises it as the network was
+            # converted to (the IMX500 in its sensor), so the tile goes as it is
+            self._lut = np.arange(256, dtype=np.uint8)
+        else:
+            self._lut = spec.quantize(np.arange(256, dtype=np.float32) / 127.5 - 1.0).view(np.uint8)
         self.keep_tiles = keep_tiles
         self.probe = InterpreterProbe(dev)
 

@@ -137,21 +137,22 @@ class _Subdev:
 
 class FakeSensor:
     def __init__(self, clock_ns, shapes=((4, 10), (10,), (1,)), loading_frames=3, frame_ns=33_333_333,
-                 kpi=(13_960, 12_360), exposure_us=8_000, readout_us=2_000, injection_latency=2):
+                 kpi=(13_960, 12_360), exposure_us=8_000, readout_us=2_000, injection_latency=2, first_frame=0,
+                 drop_frames=(), no_output_frames=()):
         self.clock_ns = clock_ns  # a FakeNs; the fake advances it frame by frame
         self.shapes = [tuple(s) for s in shapes]
         self.loading_frames = loading_frames
         self.frame_ns, self.kpi, self.exposure_us, self.readout_us = frame_ns, kpi, exposure_us, readout_us
         self.injection_latency = injection_latency
-        self.frames = 0  # absolute frame number of the last frame the sensor produced
+        self.frames = first_frame  # absolute frame number of the last frame the sensor produced
         self.started_at = 0
         self.starts = 0
         self.started_with = None
         self.loaded = []
         self.never_infers = False
         self.fail_start = None
-        self.drop_frames: set[int] = set()
-        self.no_output_frames: set[int] = set()
+        self.drop_frames: set[int] = set(drop_frames)
+        self.no_output_frames: set[int] = set(no_output_frames)
         self.legacy_info = False
         self.last_outputs: list[np.ndarray] = []
         self.injected: list[np.ndarray] = []  # every tensor the driver took, as planes

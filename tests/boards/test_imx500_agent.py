@@ -257,3 +257,67 @@ def test_a_network_that_does_not_start_leaves_the_old_one_running(tmp_path):
     sensor.fail_start = None
     assert dev.model_info().name == "good"
     assert sensor.loaded[-1].endswith("network.rpk") and len(dev.capture(2)) == 2
+
+
+def _serve_agent(tmp_path, name, **sensor_kwargs):
+    """The agent on a loopback TCP port, as `python3 -m imx500_agent --tcp` serves it."""
+    import threading
+
+    from hostlink.emulator.server import serve_tcp
+
+    clock = FakeNs()
+    sensor = FakeSensor(clock, **sensor_kwargs)
+    backend = Imx500Backend(picamera2=sensor.module(), workdir=tmp_path / f"work-{name}", clock_ns=clock,
+                            serial="PI-TEST", ioctl=sensor.driver.ioctl)
+    (tmp_path / f"work-{name}").mkdir()
+    stop, ready = threading.Event(), []
+    thread = threading.Thread(target=serve_tcp, daemon=True, args=(lambda emit: BoardCore(backend, emit),
+                                                                     "127.0.0.1", 0, stop, ready.append))
+    thread.start()
+    while not ready:
+        thread.join(0.01)
+    return ready[0], sensor, backend, stop, thread
+
+
+def test_hostlink_eval_runs_on_the_agent_with_injected_inputs(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from hostlink.cli import main
+    from hostlink.demos.datasets import write_segment
+
+    data = write_segment(tmp_path / "fundus", 6, seed=11, size=48)
+    size = 32
+    model = tmp_path / "vessels.rpk"
+    model.write_bytes(network(width=size, height=size))
+    (tmp_path / "vessels.card.json").write_text(json.dumps({"output": {"kind": "probability"}}))
+
+    def run(name, **sensor_kwargs):
+        url, sensor, backend, stop, thread = _serve_agent(tmp_path, name, shapes=((size, size),), **sensor_kwargs)
+        try:
+            res = CliRunner().invoke(main, ["eval", "--board", url, "--data", str(data), "--model", str(model),
+                                            "--out", str(tmp_path / f"eval-{name}"), "--json"], catch_exceptions=False)
+        finally:
+            stop.set()
+            thread.join(5)
+        assert res.exit_code == 0, res.output
+        samples = (tmp_path / f"eval-{name}" / "samples.jsonl").read_text().splitlines()
+        return json.loads(res.stdout), samples, sensor, backend
+
+    # a sensor that answers every injected tensor on the next frame: nothing to skip or redo
+    ideal, ideal_samples, sensor, backend = run("ideal", injection_latency=1, loading_frames=0)
+    assert backend.injection_stats["stale"] == backend.injection_stats["dropped"] == 0
+    assert ideal["samples"] == 6 and ideal["complete"] and ideal["board"] == "imx500"
+    assert set(ideal["board_ms_per_sample"]) == {"preprocess", "inference", "transfer"}
+    assert len(sensor.injected) == 6 and len({t.tobytes() for t in sensor.injected}) == 6
+
+    # results late by three frames, frames lost, frames without outputs, the counter wrapping
+    lossy, lossy_samples, sensor, backend = run(
+        "lossy", injection_latency=3, first_frame=230, drop_frames={f for f in range(1, 4000) if f % 5 == 2},
+        no_output_frames={f for f in range(1, 4000) if f % 9 == 4})
+    # every sample scored on the outputs of its own image: the same per-sample metrics as the ideal run
+    assert lossy_samples == ideal_samples
+    assert lossy["metrics"] == ideal["metrics"]
+    stats = backend.injection_stats
+    assert stats["stale"] > 0 and stats["dropped"] > 0 and sensor.frames > 256
