@@ -84,36 +84,50 @@ hl_status_t hl_store_verify(uint8_t slot, uint32_t size, uint32_t *crc_out)
     return image_crc(slot, size, crc_out);
 }
 
-/* Parse a slot's header and commit word into info (name, format, size, crc32) and *seq. */
-static bool read_header(uint8_t slot, hl_model_info_t *info, uint32_t *seq)
+/* Header and commit-word records are built, padded and read back here rather than on the stack:
+ * the store runs inside the protocol task, whose stack the size table budgets. */
+static uint8_t rec[ROUND_UP_CONST(HDR_MAX, HL_CFG_STORE_ALIGN_MAX)];
+
+typedef struct {
+    uint32_t seq;
+    uint32_t size;
+    uint32_t crc32;
+    uint8_t format;
+} slot_head_t;
+
+/* Read and check a slot's commit word and header; the header stays in rec (the name for
+ * head_info). False for anything boot must not restore: erased, torn, or from another layout. */
+static bool read_header(uint8_t slot, slot_head_t *hd)
 {
     const hl_store_t *s = &hl_state.store;
-    uint8_t h[HDR_MAX];
-    uint8_t word[4];
-    if (hl_port_storage_read(slot_base(slot) + s->commit_off, word, sizeof word) != HL_OK ||
-        hl_le32(word) != STORE_COMMITTED || hl_port_storage_read(slot_base(slot), h, HDR_FIXED) != HL_OK ||
-        hl_le32(h) != STORE_MAGIC || hl_le16(h + 4) != STORE_VERSION) {
+    if (hl_port_storage_read(slot_base(slot) + s->commit_off, rec, 4u) != HL_OK || hl_le32(rec) != STORE_COMMITTED ||
+        hl_port_storage_read(slot_base(slot), rec, HDR_FIXED) != HL_OK || hl_le32(rec) != STORE_MAGIC ||
+        hl_le16(rec + 4) != STORE_VERSION) {
         return false;
     }
-    uint32_t name_len = h[21];
-    uint32_t len = HDR_FIXED + name_len + 4u;
-    if (hl_le16(h + 6) != len || hl_port_storage_read(slot_base(slot) + HDR_FIXED, h + HDR_FIXED, len - HDR_FIXED) != HL_OK ||
-        hl_crc32(HL_CRC32_INIT, h, len - 4u) != hl_le32(h + len - 4u)) {
+    uint32_t len = HDR_FIXED + rec[21] + 4u;
+    if (hl_le16(rec + 6) != len ||
+        hl_port_storage_read(slot_base(slot) + HDR_FIXED, rec + HDR_FIXED, len - HDR_FIXED) != HL_OK ||
+        hl_crc32(HL_CRC32_INIT, rec, len - 4u) != hl_le32(rec + len - 4u)) {
         return false;
     }
-    uint32_t size = hl_le32(h + 12);
-    if (size == 0u || size > hl_store_capacity()) {
-        return false;
-    }
+    hd->seq = hl_le32(rec + 8);
+    hd->size = hl_le32(rec + 12);
+    hd->crc32 = hl_le32(rec + 16);
+    hd->format = rec[20];
+    return hd->size != 0u && hd->size <= hl_store_capacity();
+}
+
+/* The model description boot starts from, from the header read last (in rec). */
+static void head_info(const slot_head_t *hd, hl_model_info_t *info)
+{
     memset(info, 0, sizeof *info);
-    *seq = hl_le32(h + 8);
-    info->size = size;
-    info->crc32 = hl_le32(h + 16);
-    info->format = h[20];
-    uint32_t keep = name_len < HL_CFG_NAME_MAX ? name_len : HL_CFG_NAME_MAX;
-    memcpy(info->name, h + HDR_FIXED, keep);
+    info->size = hd->size;
+    info->crc32 = hd->crc32;
+    info->format = hd->format;
+    uint32_t keep = rec[21] < HL_CFG_NAME_MAX ? rec[21] : HL_CFG_NAME_MAX;
+    memcpy(info->name, rec + HDR_FIXED, keep);
     info->name[keep] = '\0';
-    return true;
 }
 
 /* Serial-number order, so that the counter may wrap. */
@@ -128,25 +142,25 @@ void hl_store_boot(void)
     if (!layout()) {
         return;
     }
-    hl_model_info_t cand[2];
-    uint32_t seq[2];
+    slot_head_t hd[2];
     bool valid[2];
     for (uint8_t i = 0; i < 2u; i++) {
-        valid[i] = read_header(i, &cand[i], &seq[i]);
-        if (valid[i] && (!s->seen || newer(seq[i], s->top_seq))) {
-            s->top_seq = seq[i];
+        valid[i] = read_header(i, &hd[i]);
+        if (valid[i] && (!s->seen || newer(hd[i].seq, s->top_seq))) {
+            s->top_seq = hd[i].seq;
             s->seen = true;
         }
     }
-    uint8_t first = valid[1] && (!valid[0] || newer(seq[1], seq[0])) ? 1u : 0u;
+    uint8_t first = valid[1] && (!valid[0] || newer(hd[1].seq, hd[0].seq)) ? 1u : 0u;
     for (uint8_t k = 0; k < 2u; k++) {
         uint8_t i = k == 0u ? first : (uint8_t)(first ^ 1u);
         uint32_t crc = 0;
-        if (!valid[i] || image_crc(i, cand[i].size, &crc) != HL_OK || crc != cand[i].crc32) {
+        slot_head_t again;
+        if (!valid[i] || image_crc(i, hd[i].size, &crc) != HL_OK || crc != hd[i].crc32 || !read_header(i, &again)) {
             continue; /* torn header, missing commit word or a damaged image: not a model */
         }
         hl_model_info_t *c = &hl_state.candidate;
-        *c = cand[i];
+        head_info(&again, c);
         if (hl_port_model_check(hl_store_image_offset(i), c) != HL_OK || !hl_specs_fit(c) ||
             hl_port_model_switch(hl_store_image_offset(i), c) != HL_OK) {
             continue; /* the port no longer takes it (a different engine build): try the older one */
@@ -185,48 +199,43 @@ hl_status_t hl_store_write(uint8_t slot, uint32_t offset, const uint8_t *data, s
     return hl_port_storage_write(hl_store_image_offset(slot) + offset, data, len);
 }
 
-/* One padded record (header or commit word) in a single aligned write. */
-static hl_status_t write_record(uint32_t at, const uint8_t *rec, uint32_t len)
+/* The record in rec (len bytes), padded with erased bytes to write_align, in one write. */
+static hl_status_t write_record(uint32_t at, uint32_t len)
 {
     const hl_store_t *s = &hl_state.store;
-    uint8_t buf[ROUND_UP_CONST(HDR_MAX, HL_CFG_STORE_ALIGN_MAX)];
     uint32_t padded = round_up(len, s->write_align);
-    memset(buf, s->erased, padded);
-    memcpy(buf, rec, len);
-    return hl_port_storage_write(at, buf, padded);
+    memset(rec + len, s->erased, padded - len);
+    return hl_port_storage_write(at, rec, padded);
 }
 
 hl_status_t hl_store_seal(uint8_t slot, const hl_model_info_t *info)
 {
     hl_store_t *s = &hl_state.store;
-    uint8_t h[HDR_MAX];
     uint32_t name_len = (uint32_t)strlen(info->name);
     uint32_t len = HDR_FIXED + name_len + 4u;
     uint32_t seq = s->seen ? s->top_seq + 1u : 1u;
-    hl_put32(h, STORE_MAGIC);
-    hl_put16(h + 4, STORE_VERSION);
-    hl_put16(h + 6, (uint16_t)len);
-    hl_put32(h + 8, seq);
-    hl_put32(h + 12, info->size);
-    hl_put32(h + 16, info->crc32);
-    h[20] = info->format;
-    h[21] = (uint8_t)name_len;
-    hl_put16(h + 22, 0);
-    memcpy(h + HDR_FIXED, info->name, name_len);
-    hl_put32(h + len - 4u, hl_crc32(HL_CRC32_INIT, h, len - 4u));
-    hl_status_t st = write_record(slot_base(slot), h, len);
+    hl_put32(rec, STORE_MAGIC);
+    hl_put16(rec + 4, STORE_VERSION);
+    hl_put16(rec + 6, (uint16_t)len);
+    hl_put32(rec + 8, seq);
+    hl_put32(rec + 12, info->size);
+    hl_put32(rec + 16, info->crc32);
+    rec[20] = info->format;
+    rec[21] = (uint8_t)name_len;
+    hl_put16(rec + 22, 0);
+    memcpy(rec + HDR_FIXED, info->name, name_len);
+    hl_put32(rec + len - 4u, hl_crc32(HL_CRC32_INIT, rec, len - 4u));
+    hl_status_t st = write_record(slot_base(slot), len);
     if (st == HL_OK) {
-        uint8_t word[4];
-        hl_put32(word, STORE_COMMITTED);
-        st = write_record(slot_base(slot) + s->commit_off, word, sizeof word); /* the commit point */
+        hl_put32(rec, STORE_COMMITTED);
+        st = write_record(slot_base(slot) + s->commit_off, 4u); /* the commit point */
     }
     if (st != HL_OK) {
         return hl_state.msg.len ? st : hl_fail(st, "writing the model store header failed; the active model is unchanged");
     }
     /* read it back as boot will: a record the flash did not take must not look committed */
-    hl_model_info_t back;
-    uint32_t back_seq = 0;
-    if (!read_header(slot, &back, &back_seq) || back_seq != seq || back.crc32 != info->crc32) {
+    slot_head_t back;
+    if (!read_header(slot, &back) || back.seq != seq || back.size != info->size || back.crc32 != info->crc32) {
         hl_store_withdraw(slot);
         return hl_fail(HL_ERR_INTERNAL, "the model store header did not read back; the active model is unchanged");
     }
