@@ -13,6 +13,11 @@ Core figures come from the core's objects (build/<target>/core/*.o, built with -
                into the port (hl_port_*) are not included
 The image columns are the whole qemu-mps2 ELF (core + port + startup + libc pieces), model slots
 excluded. Only the standard library and binutils' `size`; no Python packages needed.
+
+    python3 firmware/tools/size_table.py --image build/cortex-m7/hl-qemu-tflm.elf
+
+prints one image's flash and RAM, the part of its flash that tflite-micro + CMSIS-NN take (from the
+linker map next to it), and its model slots and tensor arenas (.model_slots).
 """
 import re
 import subprocess
@@ -56,7 +61,7 @@ def core_sizes(objs: list[Path]) -> tuple[int, int, int]:
 def image_sizes(elf: Path) -> tuple[int, int]:
     flash = ram = 0
     for name, size in sections(elf):
-        if name in (".text", ".ARM.exidx"):
+        if name in (".text", ".ARM.exidx", ".ARM.extab", ".init_array"):
             flash += size
         elif name == ".data":
             flash += size
@@ -107,11 +112,46 @@ def worst_stack(ci_files: list[Path], root: str = "hl_core_poll") -> int | None:
     return depth(root, frozenset())
 
 
+_MAP_PIECE = re.compile(r"^\s*(?:(\.\S+)\s+)?0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+\.a)\((\S+)\)\s*$")
+
+
+def runtime_flash(map_file: Path, lib_name: str = "libtensorflow-microlite.a") -> int:
+    """Bytes of .text/.rodata/.data the linker took from lib_name (input sections in the map)."""
+    total = 0
+    pending = None
+    for line in map_file.read_text().splitlines():
+        m = _MAP_PIECE.match(line)
+        if m is None:
+            # a long section name sits alone on its line; its address and size follow on the next
+            stripped = line.strip()
+            pending = stripped if stripped.startswith(".") and " " not in stripped else None
+            continue
+        name = m.group(1) or pending
+        pending = None
+        if name and name.startswith((".text", ".rodata", ".data")) and m.group(4).endswith(lib_name):
+            total += int(m.group(3), 16)
+    return total
+
+
+def image_report(elf: Path) -> int:
+    flash, ram = image_sizes(elf)
+    slots = sum(size for name, size in sections(elf) if name == ".model_slots")
+    line = f"{elf}: flash {kb(flash)} ({flash} B), RAM {kb(ram)} ({ram} B) + model slots and arenas {kb(slots)}"
+    map_file = elf.with_suffix(".map")
+    if map_file.exists():
+        rt = runtime_flash(map_file)
+        line += f"; tflite-micro + CMSIS-NN flash {kb(rt)} ({rt} B)"
+    print(line)
+    return 0
+
+
 def kb(n: int) -> str:
     return f"{n / 1024:.1f} KB"
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--image"]:
+        return max((image_report(Path(a)) for a in argv[1:]), default=0)
     rows = []
     over = []
     for d in map(Path, argv):

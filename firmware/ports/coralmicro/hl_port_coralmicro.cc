@@ -3,21 +3,34 @@
 // UNTESTED ON HARDWARE: written against the coralmicro SDK's public headers (libs/cdc_acm,
 // libs/camera, libs/tpu, libs/base, tflite-micro); it builds only inside that SDK (README.md).
 //
-//   link      a second USB CDC-ACM interface (the first stays the printf console), bytes queued
+//   link      its own USB CDC-ACM interface, added before the SDK enumerates (see main), bytes queued
 //             by the USB task into a FreeRTOS stream buffer, drained by the protocol task
 //   clock     TimerMicros()
 //   markers   stage id on three header pins (J10 pins 5, 6, 7: SPI6_CS, SPI6_SCK, SPI6_SDO)
-//   models    two SDRAM slots with two tensor arenas (A/B): the candidate is loaded into the
+//   models    two 6 MiB SDRAM slots with two 4 MiB tensor arenas (A/B): the candidate is loaded into the
 //             inactive slot and its own interpreter is built there; activation flips one index,
 //             so a refused or corrupted model never disturbs the active one
 //   camera    CameraTask in trigger mode, RGB at the model's input size (the SDK resizes),
 //             then the shared preprocessing (ports/common/hl_preprocess.c)
 //   inference tflite-micro MicroInterpreter with the TFLM builtins hostlink's coralmicro
 //             profile admits, plus the Edge TPU custom op for *_edgetpu.tflite models
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <new>
+#include <string>
 
-#include "libs/base/gpio.h"
+#include "third_party/freertos_kernel/include/FreeRTOS.h"
+#include "third_party/freertos_kernel/include/stream_buffer.h"
+#include "third_party/freertos_kernel/include/task.h"
+#include "third_party/tflite-micro/tensorflow/lite/micro/micro_error_reporter.h"
+#include "third_party/tflite-micro/tensorflow/lite/micro/micro_interpreter.h"
+#include "third_party/tflite-micro/tensorflow/lite/micro/micro_mutable_op_resolver.h"
+#include "third_party/tflite-micro/tensorflow/lite/schema/schema_generated.h"
+#include "third_party/tflite-micro/tensorflow/lite/schema/schema_utils.h"
+// the SDK's own headers after the standard and tflite-micro ones: libs/base/gpio.h relies on
+// declarations that gcc 9's headers pulled in transitively and newer ones do not
+#include "libs/base/main_freertos_m7.h"
 #include "libs/base/reset.h"
 #include "libs/base/tasks.h"
 #include "libs/base/timer.h"
@@ -28,12 +41,7 @@
 #include "libs/tpu/edgetpu_manager.h"
 #include "libs/tpu/edgetpu_op.h"
 #include "libs/usb/usb_device_task.h"
-#include "third_party/freertos_kernel/include/FreeRTOS.h"
-#include "third_party/freertos_kernel/include/stream_buffer.h"
-#include "third_party/freertos_kernel/include/task.h"
-#include "third_party/tflite-micro/tensorflow/lite/micro/micro_interpreter.h"
-#include "third_party/tflite-micro/tensorflow/lite/micro/micro_mutable_op_resolver.h"
-#include "third_party/tflite-micro/tensorflow/lite/schema/schema_generated.h"
+#include "libs/base/gpio.h"
 
 extern "C" {
 #include "hl_core.h"
@@ -42,8 +50,11 @@ extern "C" {
 
 namespace {
 
-constexpr size_t kSlotBytes = 16u * 1024u * 1024u;   // the coralmicro profile's 32 MiB store, as two slots
-constexpr size_t kArenaBytes = 8u * 1024u * 1024u;   // the SDK examples' detection arena
+// SDRAM for static buffers: the SDK's MIMXRT1176xxxxx_cm7_ram.ld gives m_sdram 48 MiB less the
+// 16 MiB FreeRTOS heap = 32 MiB, shared with the code and data the image places there. Two 6 MiB
+// model slots, two 4 MiB arenas, 3 MiB of input staging and the rx buffer take 23.05 MiB.
+constexpr size_t kSlotBytes = 6u * 1024u * 1024u;    // per model; Edge TPU models for this board are smaller
+constexpr size_t kArenaBytes = 4u * 1024u * 1024u;   // TinyTracker needs ~160 KB; detection models a few MiB
 constexpr size_t kInputBytes = 1024u * 1024u;         // per host input / camera RGB scratch
 constexpr size_t kRxBytes = 48u * 1024u;              // > 8 chunks of 4 KiB in flight (host window)
 constexpr coralmicro::Gpio kMarkerPins[3] = {coralmicro::kSpiCs, coralmicro::kSpiSck, coralmicro::kSpiSdo};
@@ -57,7 +68,9 @@ STATIC_TENSOR_ARENA_IN_SDRAM(g_host_inputs, HL_CFG_MAX_INPUTS * kInputBytes);
 STATIC_TENSOR_ARENA_IN_SDRAM(g_rgb, kInputBytes);
 STATIC_TENSOR_ARENA_IN_SDRAM(g_rx_storage, kRxBytes + 1);
 
-using Resolver = tflite::MicroMutableOpResolver<40>;
+// 40 builtins (AddBuiltins) + the Edge TPU custom op; registration is checked at start-up
+constexpr unsigned kResolverOps = 41;
+using Resolver = tflite::MicroMutableOpResolver<kResolverOps>;
 
 // Each slot owns its image, its arena and its interpreter (placement-new into static storage).
 struct Slot {
@@ -78,16 +91,26 @@ uint8_t* slot_image(int i) { return g_slots + static_cast<size_t>(i) * kSlotByte
 uint8_t* slot_arena(int i) { return g_arenas + static_cast<size_t>(i) * kArenaBytes; }
 int staging_index() { return g_active == 0 ? 1 : 0; }
 
-void AddBuiltins(Resolver& r) {
-  // the TFLM builtins the emulator's coralmicro profile admits (TFLM_OPS in profiles.py)
-  r.AddAdd(); r.AddAveragePool2D(); r.AddConcatenation(); r.AddConv2D(); r.AddDepthwiseConv2D();
-  r.AddDequantize(); r.AddFullyConnected(); r.AddHardSwish(); r.AddLogistic(); r.AddMaxPool2D();
-  r.AddMean(); r.AddMul(); r.AddPad(); r.AddQuantize(); r.AddRelu(); r.AddRelu6(); r.AddReshape();
-  r.AddResizeNearestNeighbor(); r.AddResizeBilinear(); r.AddSoftmax(); r.AddSub(); r.AddTanh();
-  r.AddTransposeConv(); r.AddStridedSlice(); r.AddSplit(); r.AddPack(); r.AddUnpack(); r.AddSqueeze();
-  r.AddLeakyRelu(); r.AddPrelu(); r.AddMaximum(); r.AddMinimum(); r.AddTranspose(); r.AddShape();
-  r.AddGather(); r.AddArgMax(); r.AddExpandDims(); r.AddCast(); r.AddSpaceToDepth(); r.AddDepthToSpace();
+// The TFLM builtins the emulator's coralmicro profile admits (TFLM_OPS in profiles.py) and the Edge
+// TPU custom op. Returns false when any registration fails (a full resolver, a duplicate).
+bool AddOps(Resolver& r) {
+  const TfLiteStatus s[] = {
+      r.AddAdd(), r.AddAveragePool2D(), r.AddConcatenation(), r.AddConv2D(), r.AddDepthwiseConv2D(),
+      r.AddDequantize(), r.AddFullyConnected(), r.AddHardSwish(), r.AddLogistic(), r.AddMaxPool2D(),
+      r.AddMean(), r.AddMul(), r.AddPad(), r.AddQuantize(), r.AddRelu(), r.AddRelu6(), r.AddReshape(),
+      r.AddResizeNearestNeighbor(), r.AddResizeBilinear(), r.AddSoftmax(), r.AddSub(), r.AddTanh(),
+      r.AddTransposeConv(), r.AddStridedSlice(), r.AddSplit(), r.AddPack(), r.AddUnpack(), r.AddSqueeze(),
+      r.AddLeakyRelu(), r.AddPrelu(), r.AddMaximum(), r.AddMinimum(), r.AddTranspose(), r.AddShape(),
+      r.AddGather(), r.AddArgMax(), r.AddExpandDims(), r.AddCast(), r.AddSpaceToDepth(), r.AddDepthToSpace(),
+      r.AddCustom(coralmicro::kCustomOp, coralmicro::RegisterCustomOp()),
+  };
+  static_assert(sizeof s / sizeof s[0] == kResolverOps, "the resolver holds exactly the ops registered here");
+  for (TfLiteStatus x : s) {
+    if (x != kTfLiteOk) return false;
+  }
+  return true;
 }
+bool g_ops_ok = false;
 
 uint8_t DType(TfLiteType t) {
   switch (t) {
@@ -224,7 +247,7 @@ void hl_port_marker(uint8_t stage) {
 hl_status_t hl_port_staging(hl_staging_op_t op, uint32_t offset, uint8_t* data, size_t len) {
   uint8_t* slot = slot_image(staging_index());
   if (op == HL_STAGING_OPEN) {
-    if (len > kSlotBytes) return hl_core_refuse(HL_ERR_MODEL_TOO_LARGE, "a model slot holds 16 MiB");
+    if (len > kSlotBytes) return hl_core_refuse(HL_ERR_MODEL_TOO_LARGE, "a model slot holds 6 MiB");
     return HL_OK;
   }
   if (offset > kSlotBytes || len > kSlotBytes - offset) return HL_ERR_INTERNAL;
@@ -237,6 +260,7 @@ hl_status_t hl_port_staging(hl_staging_op_t op, uint32_t offset, uint8_t* data, 
 }
 
 hl_status_t hl_port_model_activate(hl_model_info_t* info) {
+  if (!g_ops_ok) return hl_core_refuse(HL_ERR_INTERNAL, "the firmware's op resolver failed to register its ops");
   int next = staging_index();
   const tflite::Model* model = tflite::GetModel(slot_image(next));
   hl_status_t st = Admit(model, info->format);
@@ -250,9 +274,13 @@ hl_status_t hl_port_model_activate(hl_model_info_t* info) {
     s.interpreter->~MicroInterpreter();
     s.interpreter = nullptr;
   }
-  s.interpreter = new (s.storage) tflite::MicroInterpreter(model, g_resolver, slot_arena(next), kArenaBytes);
+  // the pinned tflite-micro's constructor still takes the ErrorReporter
+  s.interpreter = new (s.storage)
+      tflite::MicroInterpreter(model, g_resolver, slot_arena(next), kArenaBytes, tflite::GetMicroErrorReporter());
   if (s.interpreter->AllocateTensors() != kTfLiteOk) {
-    return hl_core_refuse(HL_ERR_MODEL_ARENA_TOO_LARGE, "tflite-micro could not plan the model in the 8 MiB arena");
+    s.interpreter->~MicroInterpreter();
+    s.interpreter = nullptr;
+    return hl_core_refuse(HL_ERR_MODEL_ARENA_TOO_LARGE, "tflite-micro could not plan the model in the 4 MiB arena");
   }
   tflite::MicroInterpreter* it = s.interpreter;
   const auto* sg = model->subgraphs()->Get(0);
@@ -344,15 +372,11 @@ void hl_port_reboot(uint8_t mode) {
   if (mode == HL_RESET_BOOTLOADER) coralmicro::ResetToBootloader();
 }
 
-// FreeRTOS entry point of a coralmicro app (the SDK's main starts it as a task).
-void app_main(void* param) {
-  (void)param;
-  for (auto pin : kMarkerPins) coralmicro::GpioSetMode(pin, coralmicro::GpioMode::kOutput);
-  AddBuiltins(g_resolver);
-  g_resolver.AddCustom(coralmicro::kCustomOp, coralmicro::RegisterCustomOp());
-  std::string serial = coralmicro::GetSerialNumber();
-  std::strncpy(g_serial, serial.c_str(), sizeof g_serial - 1);
-
+// The protocol's CDC-ACM interface must be in the composite USB descriptor before the SDK's
+// real_main() calls UsbDeviceTask::Init(), which enumerates; devices added later (from app_main)
+// are never seen by the host. So this main, which replaces the SDK's weak one, adds it first and
+// then runs the SDK's start-up. Its interfaces come first (ttyACM0); the SDK console follows.
+int main(int argc, char** argv) {
   g_rx = xStreamBufferCreateStatic(kRxBytes, 1, g_rx_storage, &g_rx_control);
   auto* usb = coralmicro::UsbDeviceTask::GetSingleton();
   g_cdc.Init(usb->next_descriptor_value(), usb->next_descriptor_value(), usb->next_descriptor_value(),
@@ -360,7 +384,16 @@ void app_main(void* param) {
   usb->AddDevice(g_cdc.config_data(), [](class_handle_t h) { g_cdc.SetClassHandle(h); },
                  [](uint32_t event, void* param) { return g_cdc.HandleEvent(event, param); },
                  g_cdc.descriptor_data(), g_cdc.descriptor_data_size());
+  return real_main(argc, argv, true, true);
+}
 
+// FreeRTOS entry point of a coralmicro app (real_main starts it as a task).
+void app_main(void* param) {
+  (void)param;
+  for (auto pin : kMarkerPins) coralmicro::GpioSetMode(pin, coralmicro::GpioMode::kOutput);
+  g_ops_ok = AddOps(g_resolver);
+  std::string serial = coralmicro::GetSerialNumber();
+  std::strncpy(g_serial, serial.c_str(), sizeof g_serial - 1);
   hl_core_init(&g_board);
   for (;;) hl_core_poll(10000);
 }

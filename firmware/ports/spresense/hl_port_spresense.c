@@ -48,8 +48,17 @@
 static uint8_t g_model[MODEL_MAX] __attribute__((aligned(16)));
 static uint8_t g_host_inputs[HL_CFG_MAX_INPUTS][INPUT_MAX] __attribute__((aligned(16)));
 static uint8_t g_sensor_input[INPUT_MAX] __attribute__((aligned(16)));
-static uint8_t g_rgb[INPUT_MAX * 3u];
+static uint8_t g_rgb[INPUT_MAX]; /* RGB at the model's input size: a 3-channel input's bytes */
 static uint8_t g_frame[CAM_W * CAM_H * 2u] __attribute__((aligned(32)));
+
+/* DEVICE_INFO declares 768 KiB of main-core SRAM for the application: the model's RAM copy, the
+ * staging buffers, the camera frame and the TFLM arena (which tflmrt allocates) must fit in it.
+ * Defaults: 256 + 3 * 32 + 32 + 150 + 192 = 726 KiB. */
+#define HL_SPRESENSE_APP_RAM (768u * 1024u)
+_Static_assert((uint64_t)MODEL_MAX + (HL_CFG_MAX_INPUTS + 2u) * (uint64_t)INPUT_MAX + CAM_W * CAM_H * 2u +
+                       CONFIG_EXAMPLES_HOSTLINK_ARENA <=
+                   HL_SPRESENSE_APP_RAM,
+               "model copy + input staging + camera frame + arena exceed the 768 KiB the port declares");
 
 static struct {
     int link;
@@ -63,7 +72,7 @@ static struct {
 } g = {.link = -1, .video = -1, .staging_fd = -1};
 
 static const hl_memory_region_t memory[] = {
-    {"main_core_sram", 768u * 1024u}, {"sram", 1536u * 1024u}, {"spi_flash", 8u * 1024u * 1024u}};
+    {"main_core_sram", HL_SPRESENSE_APP_RAM}, {"sram", 1536u * 1024u}, {"spi_flash", 8u * 1024u * 1024u}};
 static const uint8_t stages[] = {HL_STAGE_CAPTURE, HL_STAGE_PREPROCESS, HL_STAGE_INFERENCE, HL_STAGE_TRANSFER};
 static const hl_board_info_t board = {
     .kind = HL_BOARD_SPRESENSE,

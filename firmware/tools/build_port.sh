@@ -1,0 +1,65 @@
+#!/bin/sh
+# Build a vendor board port inside its SDK checkout and print the image's flash and RAM.
+#
+#   make -C firmware port BOARD=coralmicro SDK=/path/to/coralmicro
+#   make -C firmware port BOARD=spresense  SDK=/path/to/spresense
+#
+# SDK is a checkout of the vendor SDK with its submodules at the commits docs/firmware.md pins.
+# Both builds use Debian's arm-none-eabi-gcc (tools/setup-firmware-toolchain.sh) and treat warnings
+# in hostlink's sources as errors. Output: firmware/build/port/<board>/.
+set -eu
+
+die() { echo "build_port: $*" >&2; exit 1; }
+[ $# -eq 2 ] || die "usage: build_port.sh coralmicro|spresense SDK_DIR"
+board=$1
+[ -d "$2" ] || die "no SDK checkout at $2: clone it with its submodules (docs/firmware.md, 'Vendor ports')"
+sdk=$(cd "$2" && pwd)
+fw=$(cd "$(dirname "$0")/.." && pwd)
+out="$fw/build/port/$board"
+command -v arm-none-eabi-gcc >/dev/null || die "arm-none-eabi-gcc is missing: sh tools/setup-firmware-toolchain.sh"
+arm-none-eabi-g++ -x c++ -fsyntax-only - </dev/null 2>/dev/null <<'CXX' || die "arm-none-eabi-g++ has no C++ library headers: apt-get install libstdc++-arm-none-eabi-newlib"
+#include <cstddef>
+CXX
+
+report() { # elf: flash = what is loaded (text + data), RAM = data + bss, per region from the section table
+    elf=$1
+    arm-none-eabi-size -A -d "$elf" > "$out/size.txt"
+    python3 - "$out/size.txt" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.startswith(".")]
+flash = sum(int(r[1]) for r in rows if r[0].startswith((".text", ".rodata", ".ARM", ".init_array", ".fini_array", ".interrupts", ".flash_config", ".ivt", ".boot_data", ".dcd_data")) or r[0] in (".data", ".ncache.init", ".sdram_data"))
+ram = sum(int(r[1]) for r in rows if r[0] in (".data", ".bss", ".ncache", ".ncache.init", ".sdram_data", ".sdram_bss", ".heap", ".stack", ".ocram_bss", ".ocram_data"))
+print(f"image flash {flash / 1024:.1f} KiB ({flash} B), RAM {ram / 1024:.1f} KiB ({ram} B)")
+for r in rows:
+    if int(r[1]) >= 64 * 1024:
+        print(f"  {r[0]:<16} {int(r[1]) / 1024:10.1f} KiB")
+PY
+}
+
+case "$board" in
+coralmicro)
+    [ -f "$sdk/cmake/toolchain-arm-none-eabi-gcc.cmake" ] || die "$sdk is not a coralmicro checkout"
+    [ -f "$sdk/third_party/nxp/rt1176-sdk/devices/MIMXRT1176/MIMXRT1176_cm7.h" ] || \
+        die "$sdk lacks third_party/nxp/rt1176-sdk/devices/MIMXRT1176/MIMXRT1176_cm7.h: check out its submodules (git submodule update --init --recursive)"
+    # The SDK's toolchain file takes gcc 9 from third_party/toolchain-linux (downloading it when that
+    # folder is missing). Links there to Debian's tools make it build with those instead.
+    tc="$sdk/third_party/toolchain-linux/gcc-arm-none-eabi-9-2020-q2-update/bin"
+    mkdir -p "$tc"
+    for t in gcc g++ ar objcopy objdump strip size nm ranlib; do
+        ln -sf "$(command -v arm-none-eabi-$t)" "$tc/arm-none-eabi-$t"
+    done
+    cmake -G Ninja -S "$fw/ports/coralmicro" -B "$out" -DCORALMICRO_DIR="$sdk" -DCMAKE_BUILD_TYPE=Release
+    cmake --build "$out" --target hostlink_coralmicro -j "${HL_PORT_JOBS:-2}"
+    report "$out/hostlink_coralmicro"
+    ;;
+spresense)
+    [ -d "$sdk/sdk/tools" ] && [ -f "$sdk/nuttx/Makefile" ] || die "$sdk is not a spresense checkout with its nuttx submodule"
+    command -v kconfig-tweak >/dev/null || die "kconfig-tweak is missing: apt-get install kconfig-frontends (or pip install kconfiglib)"
+    ln -sfn "$fw/ports/spresense" "$sdk/examples/hostlink"
+    ( cd "$sdk/sdk" && ./tools/config.py examples/camera examples/tflmrt_lenet \
+        && kconfig-tweak --file ../nuttx/.config --enable EXAMPLES_HOSTLINK && make olddefconfig >/dev/null && make -j "${HL_PORT_JOBS:-2}" )
+    mkdir -p "$out"
+    report "$sdk/sdk/nuttx"
+    ;;
+*) die "unknown board $board: coralmicro or spresense (the host and qemu ports build with make -C firmware)" ;;
+esac
