@@ -23,7 +23,6 @@ def test_realtime_sessions_pass_the_marker_check(tmp_path, board):
         assert summary["status"] == "complete"
         for w in store.windows(board):
             assert w["cross_check"]["max_residual_samples"] <= floor + 0.1, (k, w["cross_check"])
-            assert abs(w["clock_ppm"]) < 100
 
 
 def test_a_disagreement_names_the_edge_and_the_amount_not_the_firmware(tmp_path, monkeypatch):
