@@ -197,7 +197,7 @@ class SessionRunner:
                 raise ConfigError(f"{label} reports no stages", "the board's firmware must time its stages")
             model = dev.upload(str(model_path))
             log.info("%s: model %s (%d bytes, %s), %s", label, model.name, model.size, model.format, model.engine)
-            board = getattr(dev.link, "board", None)
+            board = dev.emulated_board
             monitor = open_monitor(bp.monitor, board=board)
             with monitor:
                 self._measure(i, label, dev, model, board, monitor, done)
@@ -381,6 +381,7 @@ def run_session(plan: Plan, out_dir: str | Path = "sessions", *, plan_dir: Path 
 
     Raises SessionNotStarted (nothing written) when the plan cannot run, SessionStopped when it
     stopped after keeping something."""
+    plan.validate()  # the plan schema, for a Plan built in Python too
     # a model given as a path is recorded absolute, so `resume` finds it from anywhere
     for holder in [plan] + list(plan.boards):
         name = holder.model
