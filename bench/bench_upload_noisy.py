@@ -6,7 +6,8 @@ The 643 KB TinyTracker goes to the emulated Coral Dev Board Micro N times over a
 pipe paced at 12 Mbit/s (1.5 MB/s, USB full speed, the pairing bench_spine.py uses for this
 board) in each direction, served by the board from its own thread exactly as on a cable. A
 FaultyLink on the host end flips one bit of a byte with probability F and drops a byte with
-probability D, both ways; the rows are F = D = 1e-4 (issue 11's bad link), 2e-5 and 0.
+probability D, both ways; the rows are F = D = 1e-4 (issue 11's bad link), 2e-5 and 0, and 1e-4 again with chunks
+fixed at the board's 4 KiB maximum (the same retries, no adaptation) for comparison.
 
 Each upload ends one of three ways, told apart on the board's side by hashing the bytes it is
 handed for activation, independently of the protocol's own CRC checks:
@@ -40,6 +41,7 @@ from hostlink.emulator.server import start_in_thread  # noqa: E402
 from hostlink.errors import HostlinkError  # noqa: E402
 from hostlink.links.faulty import Faults, FaultyLink  # noqa: E402
 from hostlink.links.pipe import pipe_pair  # noqa: E402
+from hostlink.upload import UploadPolicy  # noqa: E402
 
 USB_12M = 12_000_000 / 8  # bytes/s
 MODEL = "tinytracker_int8.tflite"
@@ -65,7 +67,8 @@ def measured_pipe_rate(rate: float, nbytes: int = 4 << 20) -> float:
     return nbytes / dt
 
 
-def run_rate(rate: float, flip: float, drop: float, n: int, data: bytes, seed: int) -> dict:
+def run_rate(rate: float, flip: float, drop: float, n: int, data: bytes, seed: int,
+             policy: UploadPolicy | None = None) -> dict:
     host, board_end = pipe_pair(rate, name="usb12m")
     board = EmulatedBoard("coralmicro", board_end.write)
     activated: list[bytes] = []
@@ -89,7 +92,7 @@ def run_rate(rate: float, flip: float, drop: float, n: int, data: bytes, seed: i
             marks["acked"] = time.perf_counter()
 
     want = hashlib.sha256(data).digest()
-    dev = Device(link, trace=trace)
+    dev = Device(link, trace=trace, upload_policy=policy)
     res = dict(correct=0, clean=0, corrupt=0, stream_s=0.0, total_s=0.0, retransmits=0, timeouts=0, chunks=0,
                smallest=[], errors={}, wire_bytes=0)
     try:
@@ -162,16 +165,18 @@ def main() -> int:
           f"measured pipe rate {link_rate / 1e6:.3f} MB/s")
     rows = []
     results = {}
-    for rate, count in ((1e-4, n), (2e-5, m), (0.0, m)):
+    fixed = UploadPolicy(adaptive=False)
+    for label, rate, count, policy in (("", 1e-4, n, None), ("", 2e-5, m, None), ("", 0.0, m, None),
+                                       (", fixed 4 KiB chunks", 1e-4, m, fixed)):
         t0 = time.perf_counter()
-        r = run_rate(USB_12M, rate, rate, count, data, args.seed)
+        r = run_rate(USB_12M, rate, rate, count, data, args.seed, policy)
         r["wall_s"] = time.perf_counter() - t0
-        results[rate] = r
+        results[f"{rate:g}{label}"] = r
         good = r["correct"] * len(data)
         stream = good / r["stream_s"] / link_rate if r["correct"] else 0.0
         total = good / r["total_s"] / link_rate if r["correct"] else 0.0
         smallest = sorted(r["smallest"])[len(r["smallest"]) // 2]
-        rows.append([f"{rate:g} + {rate:g}", str(count), str(r["correct"]), str(r["clean"]), str(r["corrupt"]),
+        rows.append([f"{rate:g} + {rate:g}{label}", str(count), str(r["correct"]), str(r["clean"]), str(r["corrupt"]),
                      f"{100 * r['correct'] / count:.1f} %", f"{stream:.3f}", f"{total:.3f}",
                      f"{r['retransmits'] / count:.0f}", f"{r['timeouts'] / count:.2f}", f"{smallest} B",
                      f"{r['wire_bytes'] / count / len(data):.3f}",
@@ -181,13 +186,14 @@ def main() -> int:
     _table(["flips + drops per byte", "uploads", "activated correctly", "failed cleanly", "activated corrupt",
             "% correct", "goodput / link", "with commit", "resent/upload", "timeouts/upload", "median smallest chunk",
             "host wire B / model B", "CPU / wire per chunk", "wall"], rows)
+    print("   fixed 4 KiB chunks: the same retries, chunks never shrink (UploadPolicy(adaptive=False)), for comparison.")
     print("   goodput / link: MODEL_BEGIN to the last chunk's ACK; with commit: to the COMMIT reply (adds the board's\n"
           "   admission). CPU per chunk: host and board threads of this process (one GIL), against the chunk's time on\n"
           "   the wire: where it comes near, the CPU, not the link, sets the pace.")
-    bad = results[1e-4]
-    for rate, r in results.items():
+    bad = results["0.0001"]
+    for key, r in results.items():
         if r["errors"]:
-            print(f"   failures at {rate:g}: " + "; ".join(f"{k} x{v}" for k, v in r["errors"].items()))
+            print(f"   failures at {key}: " + "; ".join(f"{k} x{v}" for k, v in r["errors"].items()))
     tx, rx = bad["faults"]
     print(f"   damage at 1e-4 (host->board / board->host): {tx.flipped}/{rx.flipped} bytes flipped, "
           f"{tx.dropped}/{rx.dropped} dropped")

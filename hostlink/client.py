@@ -46,6 +46,9 @@ _INPUT_HEADER = 9
 _ACK_FRAME_BYTES = P.OVERHEAD + 4
 #: A MODEL_INFO reply is a few hundred bytes (names and tensor specs); a generous estimate.
 _MODEL_INFO_REPLY_BYTES = 1024
+#: Shortest deadline from the measured round trip: OS scheduling (tens of ms on a loaded host) and
+#: USB polling (1 ms frames) jitter below it; a deadline that fires early costs a repeated chunk.
+RTO_FLOOR_S = 0.05
 #: Default upload budget: this many seconds plus this many times the image's clean wire time.
 UPLOAD_BUDGET_BASE_S = 20.0
 UPLOAD_BUDGET_WIRE_FACTOR = 10.0
@@ -63,6 +66,7 @@ class _Chunk:
     payload: bytes
     tx_no: int = 0  # the stream's transmission counter at its latest send
     sent_at: float = 0.0
+    sends: int = 0
 
 
 def _spec(c) -> TensorSpec:
@@ -460,6 +464,12 @@ class Device:
         window = MAX_FRAMES_IN_FLIGHT  # lowered by silent timeouts and by a board short of gap slots
         gap_cap = MAX_FRAMES_IN_FLIGHT
         silent_timeouts = 0  # timeouts since the last acknowledgement
+        # Round-trip time of this stream's own chunks (RFC 6298's estimator): the last chunks in
+        # flight have no later ACK to reveal their loss, and a deadline from the measured round
+        # trip finds it in milliseconds where the derived one (base_s + margin x wire) takes 0.5 s.
+        srtt: float | None = None
+        rttvar = 0.0
+        backoff = 1.0
         stall_s = self._stall_s(policy, header)
         # seq -> chunk, least recently transmitted first (every transmission moves it to the end)
         in_flight: collections.OrderedDict[int, _Chunk] = collections.OrderedDict()
@@ -474,6 +484,7 @@ class Device:
             nonlocal tx_no
             tx_no += 1
             c.tx_no = tx_no
+            c.sends += 1
             c.sent_at = time.monotonic()
             in_flight.move_to_end(c.seq)
             self._send(mtype, c.seq, c.payload)
@@ -511,7 +522,15 @@ class Device:
                 transmit(c)
 
         def acked(c: _Chunk) -> None:
-            nonlocal flying, done, last_progress, silent_timeouts, window
+            nonlocal flying, done, last_progress, silent_timeouts, window, srtt, rttvar, backoff
+            if c.sends == 1:  # Karn: a repeated chunk's ACK may answer either send, so it times nothing
+                sample = time.monotonic() - c.sent_at
+                if srtt is None:
+                    srtt, rttvar = sample, sample / 2
+                else:
+                    rttvar += (abs(srtt - sample) - rttvar) / 4
+                    srtt += (sample - srtt) / 8
+            backoff = 1.0
             del in_flight[c.seq]
             flying -= len(c.payload)
             sizer.delivered(len(c.payload) + P.OVERHEAD + _ACK_FRAME_BYTES)
@@ -544,6 +563,8 @@ class Device:
                     "the link is losing data: check the cable; or allow more time (--upload-budget SECONDS)")
             oldest = next(iter(in_flight.values()))
             rto = self._deadline_s(wire_bytes=flying + len(in_flight) * (P.OVERHEAD + _ACK_FRAME_BYTES))
+            if srtt is not None:
+                rto = min(rto, backoff * max(RTO_FLOOR_S, srtt + 4 * rttvar))
             deadline = min(oldest.sent_at + rto, last_progress + stall_s + 1e-3)
             if give_up_at is not None:
                 deadline = min(deadline, give_up_at + 1e-3)
@@ -574,6 +595,7 @@ class Device:
                 if time.monotonic() >= oldest.sent_at + rto:
                     self.stats["timeouts"] += 1
                     silent_timeouts += 1
+                    backoff = min(backoff * 2, 64.0)
                     if silent_timeouts >= 2:
                         window = max(1, min(window, len(in_flight)) // 2)
                     lost(oldest)
