@@ -27,6 +27,7 @@ from . import coralmicro_images as images
 from .clock import SYSTEM_CLOCK, Clock
 from .discovery import FoundBoard, find_boards
 from .errors import BoardNotFound, BootloaderRefused, VerifyError, WrongMode
+from .registry import Board, Flasher, UsbId
 
 GOOGLE_VID = 0x18D1
 ROM_ID = (0x1FC9, 0x013D)
@@ -526,11 +527,61 @@ def console_port(board: FoundBoard) -> str:
     return board.port
 
 
-def open_runtime_link(board: FoundBoard, baudrate: int = CONSOLE_BAUD):
-    """Protocol v1 over the app's CDC-ACM port (the rate is nominal on USB CDC)."""
+
+
+# --- registry ---------------------------------------------------------------------------------------
+
+
+class CoralBoardFlasher(Flasher):
+    """``hostlink flash --board coralmicro``: ROM -> flashloader -> elf_loader -> files -> app."""
+
+    options = ("ram", "data_files", "build_dir", "serial", "usb_ip", "keep_files")
+    summary = ("FIRMWARE.elf through ROM -> flashloader -> elf_loader (spsdk over HID), writing /default.elf, "
+               "--data files and /usb_ip_address, then booting it")
+
+    def flash(self, firmware, *, port, on_step, ram=False, data_files=(), build_dir=None, serial=None,
+              usb_ip="10.10.10.1", keep_files=False, **_):
+        build = images.CoralBuild.from_dir(build_dir)
+        on_step(f"flashing {firmware} to the Coral Dev Board Micro" + (" (RAM)" if ram else ""))
+        report = CoralFlasher(build, serial=serial, on_step=on_step).flash(
+            firmware, ram=ram, data_files=list(data_files), usb_ip=usb_ip or None, format_filesystem=not keep_files)
+        return [f"{path}\t{size} bytes" for path, size in report.files] + [f"done: board {report.board_serial or '?'}"]
+
+
+def _runtime_link(port: str, baudrate: int):
     if baudrate == RESET_BAUD:
         raise ConfigError(f"{RESET_BAUD} baud reboots the Coral Micro into its bootloader",
                           f"use any other rate (default {CONSOLE_BAUD})")
-    from ..links.serial import SerialLink
+    from ..links import open_link
 
-    return SerialLink(console_port(board), baudrate=baudrate)
+    return open_link(port, baudrate=baudrate)
+
+
+def _profile():
+    from ..emulator.profiles import coralmicro_profile
+
+    return coralmicro_profile()
+
+
+_FLASH_AGAIN = "run `hostlink flash --board coralmicro APP.elf` again"
+BOARD = Board(
+    name="coralmicro", title="Google Coral Dev Board Micro",
+    # Sources: coralmicro flashtool.py and usb_device_task.h.
+    usb=(UsbId(*ROM_ID, "rom", "i.MX RT1176 ROM serial downloader (recovery)", udev=("usb", "hidraw")),
+         UsbId(*FLASHLOADER_ID, "flashloader", "NXP flashloader running from OCRAM", udev=("usb", "hidraw")),
+         UsbId(GOOGLE_VID, 0x9307, "elf_loader", "Coral elf_loader waiting for files", udev=("usb", "hidraw")),
+         UsbId(GOOGLE_VID, 0x93FE, "elf_loader", "Coral elf_loader (legacy PID)", udev=("usb", "hidraw")),
+         UsbId(GOOGLE_VID, 0x9308, "app", "Coral Dev Board Micro application (CDC-ACM)", udev=("tty",),
+               symlink="coral_micro_$attr{serial}"),
+         UsbId(GOOGLE_VID, 0x93FF, "app", "Coral Dev Board Micro application (legacy PID)", udev=("tty",),
+               symlink="coral_micro_$attr{serial}")),
+    advice={"rom": ("in the ROM serial downloader (recovery mode, or left there by a failed flash)",
+                    "run `hostlink flash --board coralmicro APP.elf` to flash it again"),
+            "flashloader": ("running the NXP flashloader (a flash stopped half way)", _FLASH_AGAIN),
+            "elf_loader": ("waiting in elf_loader (no /default.elf, or a flash stopped before the files)", _FLASH_AGAIN),
+            "app": ("running its application", None)},
+    packages=(("hid", "hidapi", "Coral bootloaders (HID)"), ("spsdk", "spsdk", "Coral ROM/flashloader (MCUboot)"),
+              ("elftools", "pyelftools", "reading firmware ELFs")),
+    flasher=CoralBoardFlasher, emulator_profile=_profile, open_link=_runtime_link, baudrate=CONSOLE_BAUD,
+    firmware_port="coralmicro", conformance=("c-host", "c-qemu-m7", "c-qemu-m7-tflm"),
+)

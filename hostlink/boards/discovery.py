@@ -21,31 +21,20 @@ class UsbIdentity:
     board: str
     mode: str
     description: str
+    product: str | None = None  # must match too (the IMX500 agent's generic gadget VID:PID)
 
 
-#: Every USB identity hostlink knows. Sources: coralmicro flashtool.py and usb_device_task.h,
-#: Spresense boards.txt, the power-monitor vendors' tools (see shared/reference).
-KNOWN_IDS: tuple[UsbIdentity, ...] = (
-    UsbIdentity(0x1FC9, 0x013D, "coralmicro", "rom", "i.MX RT1176 ROM serial downloader (recovery)"),
-    UsbIdentity(0x15A2, 0x0073, "coralmicro", "flashloader", "NXP flashloader running from OCRAM"),
-    UsbIdentity(0x18D1, 0x9307, "coralmicro", "elf_loader", "Coral elf_loader waiting for files"),
-    UsbIdentity(0x18D1, 0x93FE, "coralmicro", "elf_loader", "Coral elf_loader (legacy PID)"),
-    UsbIdentity(0x18D1, 0x9308, "coralmicro", "app", "Coral Dev Board Micro application (CDC-ACM)"),
-    UsbIdentity(0x18D1, 0x93FF, "coralmicro", "app", "Coral Dev Board Micro application (legacy PID)"),
-    # A CP2102N is on many boards; only the nash handshake tells a Spresense and its mode apart.
-    UsbIdentity(0x10C4, 0xEA60, "spresense", "unknown", "CP2102N USB-UART (Spresense main board?)"),
-    UsbIdentity(0x1915, 0xC00A, "ppk2", "app", "Nordic Power Profiler Kit II"),
-    UsbIdentity(0x16D0, 0x0E88, "joulescope", "app", "Joulescope JS110"),
-    UsbIdentity(0x16D0, 0x10BA, "joulescope", "app", "Joulescope JS220"),
-    UsbIdentity(0x0483, 0x5740, "lpm01a", "app", "ST X-NUCLEO-LPM01A power shield (VCP)"),
-)
+def known_ids() -> tuple[UsbIdentity, ...]:
+    """Every USB identity hostlink knows: each board module's (hostlink.boards.registry), then the
+    power monitors'."""
+    from .registry import usb_ids
 
-#: The Raspberry Pi's USB gadget the IMX500 agent sets up (firmware/imx500/gadget.sh): the Linux
-#: Foundation multifunction-composite ID, told apart from other gadgets by its product string.
-IMX500_GADGET = (0x1D6B, 0x0104)
-IMX500_GADGET_PRODUCT = "hostlink IMX500 agent"
+    return tuple(UsbIdentity(u.vid, u.pid, kind, u.mode, u.description, u.product) for kind, u in usb_ids())
 
-_BY_ID = {(i.vid, i.pid): i for i in KNOWN_IDS}
+
+def _needs_product(vid: int, pid: int) -> bool:
+    return any(i.product for i in known_ids() if (i.vid, i.pid) == (vid, pid))
+
 
 MODES = ("app", "rom", "flashloader", "elf_loader", "updater", "unknown")
 
@@ -54,7 +43,7 @@ MODES = ("app", "rom", "flashloader", "elf_loader", "updater", "unknown")
 class FoundBoard:
     """One plugged-in board (or power monitor) as the USB stack reports it. No I/O."""
 
-    board: str  # 'coralmicro' | 'spresense' | 'imx500' | 'ppk2' | 'joulescope' | 'lpm01a'
+    board: str  # a board kind of hostlink.boards.registry, or a monitor ('ppk2', 'joulescope', 'lpm01a')
     mode: str  # one of MODES
     vid: int
     pid: int
@@ -70,12 +59,12 @@ class FoundBoard:
 
 
 def identify(vid: int, pid: int, product: str | None = None) -> UsbIdentity | None:
-    """The known identity for a VID:PID (and, for the Pi gadget, its product string)."""
-    if (vid, pid) == IMX500_GADGET:
-        if product and IMX500_GADGET_PRODUCT.lower() in product.lower():
-            return UsbIdentity(vid, pid, "imx500", "app", "Raspberry Pi with the hostlink IMX500 agent (USB gadget)")
-        return None
-    return _BY_ID.get((vid, pid))
+    """The known identity for a VID:PID (and, for a product-qualified one, its product string)."""
+    for ident in known_ids():
+        if (ident.vid, ident.pid) == (vid, pid) and (
+                ident.product is None or (product and ident.product.lower() in product.lower())):
+            return ident
+    return None
 
 
 def libusb_backend():
@@ -119,7 +108,7 @@ def _from_usb() -> list[FoundBoard]:
     found = []
     for dev in devices:
         vid, pid = int(dev.idVendor), int(dev.idProduct)
-        product = _usb_string(dev, "product") if (vid, pid) == IMX500_GADGET else None
+        product = _usb_string(dev, "product") if _needs_product(vid, pid) else None
         ident = identify(vid, pid, product)
         if ident is None:
             continue
@@ -176,7 +165,3 @@ def find_boards() -> list[FoundBoard]:
     merged.extend(t for i, t in enumerate(by_serial_port) if i not in used)
     merged.sort(key=lambda b: (b.board, b.mode, b.port or "", b.serial or ""))
     return merged
-
-
-def boards_of(kind: str, found: list[FoundBoard] | None = None) -> list[FoundBoard]:
-    return [b for b in (find_boards() if found is None else found) if b.board == kind]

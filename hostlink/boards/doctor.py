@@ -14,14 +14,26 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ConfigError
 from .discovery import FoundBoard, find_boards, libusb_backend
 
 OK, WARN, FAIL, INFO = "ok", "warn", "fail", "info"
 RULES_NAME = "99-hostlink.rules"
 RULES_DIR = Path("/etc/udev/rules.d")
-#: The command that installs the rules shipped in tools/udev (also printed by the CLI).
-INSTALL_RULES = ("sudo cp {src} /etc/udev/rules.d/ && sudo udevadm control --reload-rules "
-                 "&& sudo udevadm trigger")
+
+
+def install_rules_command() -> str:
+    """The command that installs the rules this hostlink generates (works from a wheel too; the same
+    text is committed as tools/udev/99-hostlink.rules)."""
+    return (f"{sys.executable} -m hostlink.boards.registry | sudo tee {RULES_DIR / RULES_NAME} >/dev/null "
+            "&& sudo udevadm control --reload-rules && sudo udevadm trigger")
+
+
+def rules_text() -> str:
+    """The udev rules for every board and monitor in the registry."""
+    from .registry import udev_rules
+
+    return udev_rules()
 
 
 @dataclass(frozen=True)
@@ -32,21 +44,19 @@ class Check:
     hint: str | None = None
 
 
-def rules_source() -> Path:
-    """Where the udev rules ship: tools/udev in a checkout, hostlink/data in an installed wheel."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[2] / "tools" / "udev" / RULES_NAME, here.parents[1] / "data" / RULES_NAME):
-        if candidate.is_file():
-            return candidate
-    return here.parents[2] / "tools" / "udev" / RULES_NAME
+def _packages() -> list[tuple[str, str, str]]:
+    """(module, pip package, why): discovery's own, then each board's (hostlink.boards.registry)."""
+    from .registry import boards
+
+    wanted = [("usb", "pyusb", "USB discovery"), ("serial", "pyserial", "serial ports")]
+    for b in boards():
+        wanted.extend(p for p in b.packages if p[0] not in {w[0] for w in wanted})
+    return wanted
 
 
 def check_python_packages() -> list[Check]:
     out = []
-    for module, package, why in (("usb", "pyusb", "USB discovery"), ("serial", "pyserial", "serial ports"),
-                                 ("hid", "hidapi", "Coral bootloaders (HID)"), ("xmodem", "xmodem", "Spresense flash"),
-                                 ("spsdk", "spsdk", "Coral ROM/flashloader (MCUboot)"),
-                                 ("elftools", "pyelftools", "reading firmware ELFs")):
+    for module, package, why in _packages():
         try:
             __import__(module)
         except Exception as exc:  # a broken native extension raises more than ImportError
@@ -70,16 +80,15 @@ def check_udev_rules(rules_dir: Path = RULES_DIR) -> Check:
     installed = rules_dir / RULES_NAME
     coral = rules_dir / "99-coral-micro.rules"
     if installed.is_file():
-        shipped = rules_source()
-        if shipped.is_file() and shipped.read_bytes() != installed.read_bytes():
-            return Check("udev rules", WARN, f"{installed} differs from the rules this hostlink ships",
-                         INSTALL_RULES.format(src=shipped))
+        if installed.read_text(errors="replace") != rules_text():
+            return Check("udev rules", WARN, f"{installed} differs from the rules this hostlink generates",
+                         install_rules_command())
         return Check("udev rules", OK, f"{installed} installed")
     if coral.is_file():
-        return Check("udev rules", WARN, f"only coralmicro's {coral} is installed (no Spresense/IMX500 gadget rules)",
-                     INSTALL_RULES.format(src=rules_source()))
+        return Check("udev rules", WARN, f"only coralmicro's {coral} is installed (no rules for the other boards)",
+                     install_rules_command())
     return Check("udev rules", WARN, f"{installed} is not installed: non-root users cannot open the boards' "
-                 "HID bootloaders", INSTALL_RULES.format(src=rules_source()))
+                 "HID bootloaders", install_rules_command())
 
 
 def _user_groups() -> tuple[str, set[str]]:
@@ -132,21 +141,18 @@ def port_holders(port: str, proc: Path = Path("/proc")) -> list[tuple[int, str]]
     return holders
 
 
-ADVICE = {
-    ("coralmicro", "rom"): ("in the ROM serial downloader (recovery mode, or left there by a failed flash)",
-                            "run `hostlink flash --board coralmicro APP.elf` to flash it again"),
-    ("coralmicro", "flashloader"): ("running the NXP flashloader (a flash stopped half way)",
-                                    "run `hostlink flash --board coralmicro APP.elf` again"),
-    ("coralmicro", "elf_loader"): ("waiting in elf_loader (no /default.elf, or a flash stopped before the files)",
-                                   "run `hostlink flash --board coralmicro APP.elf` again"),
-    ("coralmicro", "app"): ("running its application", None),
-    ("spresense", "unknown"): ("a CP2102N USB-UART (a Spresense main board if the nash handshake answers)", None),
-    ("imx500", "app"): ("a Raspberry Pi running the hostlink IMX500 agent", None),
-}
+def _advice(board: FoundBoard) -> tuple[str, str | None]:
+    from .registry import get
+
+    try:
+        advice = get(board.board).advice
+    except ConfigError:  # a power monitor, not a board
+        advice = {}
+    return advice.get(board.mode, (f"{board.board} in {board.mode} mode", None))
 
 
 def check_board(board: FoundBoard, proc: Path = Path("/proc")) -> list[Check]:
-    what, hint = ADVICE.get((board.board, board.mode), (f"{board.board} in {board.mode} mode", None))
+    what, hint = _advice(board)
     where = board.port or (f"bus {board.bus} addr {board.address}" if board.bus is not None else board.usb_id)
     name = f"{board.board} {board.serial or board.usb_id}"
     checks = [Check(name, WARN if hint else OK, f"{where}: {what}", hint)]
@@ -175,9 +181,15 @@ def run_checks(found: list[FoundBoard] | None = None) -> tuple[list[Check], list
     checks.append(check_groups())
     boards = find_boards() if found is None else found
     if not boards:
-        checks.append(Check("boards", INFO, "no board plugged in (Coral 18d1:9307/9308/93fe/93ff, 1fc9:013d, "
-                            "15a2:0073; Spresense 10c4:ea60; IMX500 agent gadget 1d6b:0104)",
+        checks.append(Check("boards", INFO, f"no board plugged in ({_known_ids_text()})",
                             "plug a board in with a data cable; without one, hostlink uses the emulators"))
     for b in boards:
         checks.extend(check_board(b))
     return checks, boards
+
+
+def _known_ids_text() -> str:
+    from .registry import boards
+
+    return "; ".join(f"{b.title}: " + ", ".join(sorted({f"{u.vid:04x}:{u.pid:04x}" for u in b.usb}))
+                     for b in boards() if b.usb)

@@ -1,48 +1,41 @@
 """Raspberry Pi AI Camera (IMX500): the host side.
 
 The board is a Pi running the hostlink agent (``firmware/imx500``), which speaks protocol v1 over
-TCP (``tcp://PI:5555``) or over a USB serial gadget (1d6b:0104, "hostlink IMX500 agent"). Models go
-up as ``packerOut.zip`` (the agent runs ``imx500-package`` on the Pi) or as ``network.rpk``; this
-module checks an ``.rpk`` on the host before it is sent.
+TCP (``tcp://PI:5555``; a bare host name means that) or over a USB serial gadget (1d6b:0104,
+product "hostlink IMX500 agent"). Models go up as ``packerOut.zip`` (the agent runs
+``imx500-package`` on the Pi) or as ``network.rpk``; hostlink flashes no firmware to it.
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from ..errors import ConfigError
-from ..protocols import imx500_rpk
-from .discovery import FoundBoard
-from .errors import WrongMode
+from .registry import Board, UsbId
 
 AGENT_TCP_PORT = 5555
+#: The Raspberry Pi's USB gadget the agent sets up (firmware/imx500/gadget.sh): the Linux Foundation
+#: multifunction-composite ID, told apart from other gadgets by its product string.
+GADGET = UsbId(0x1D6B, 0x0104, "app", "Raspberry Pi with the hostlink IMX500 agent (USB gadget)",
+               product="hostlink IMX500 agent", udev=("tty",), symlink="hostlink_imx500")
 
 
-def inspect_package(path: str | os.PathLike) -> imx500_rpk.Rpk:
-    """Parse a ``network.rpk``: blocks, network_info.txt (input size, normalisation), intrinsics."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {p}: {exc.strerror}") from None
-    try:
-        return imx500_rpk.parse_rpk(data)
-    except imx500_rpk.RpkError as exc:
-        raise ConfigError(f"{p} is not a valid IMX500 network package: {exc}",
-                          "package packerOut.zip on the Pi with imx500-package, or upload the zip itself") from None
+def agent_url(address: str) -> str:
+    """The address of an agent: its gadget tty or a URL as given, tcp://HOST:5555 for a host name."""
+    return address if "://" in address or address.startswith("/") else f"tcp://{address}:{AGENT_TCP_PORT}"
 
 
-def agent_url(board: FoundBoard | str) -> str:
-    """The address of an agent: its gadget tty, or tcp://HOST:5555 for a host name."""
-    if isinstance(board, str):
-        return board if "://" in board or board.startswith("/") else f"tcp://{board}:{AGENT_TCP_PORT}"
-    if board.board != "imx500" or not board.port:
-        raise WrongMode(f"{board.description} is not an IMX500 agent gadget",
-                        "start firmware/imx500/gadget.sh and the agent on the Pi, or use tcp://PI:5555")
-    return board.port
-
-
-def open_runtime_link(board: FoundBoard | str):
+def _runtime_link(address: str, baudrate: int):
     from ..links import open_link
 
-    return open_link(agent_url(board), baudrate=115200)
+    return open_link(agent_url(address), baudrate=baudrate)
+
+
+def _profile():
+    from ..emulator.profiles import imx500_profile
+
+    return imx500_profile()
+
+
+BOARD = Board(
+    name="imx500", title="Sony IMX500 (Raspberry Pi AI Camera)", usb=(GADGET,),
+    advice={"app": ("a Raspberry Pi running the hostlink IMX500 agent", None)},
+    emulator_profile=_profile, open_link=_runtime_link, baudrate=115200,
+    conformance=("imx500-agent",),
+)

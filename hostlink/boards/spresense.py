@@ -23,6 +23,7 @@ from ..protocols import spresense_spk as spk
 from .clock import SYSTEM_CLOCK, Clock
 from .discovery import FoundBoard
 from .errors import BootloaderRefused, WrongMode
+from .registry import Board, Flasher, UsbId
 
 CP2102N_ID = (0x10C4, 0xEA60)
 CONSOLE_BAUD = 115200
@@ -359,12 +360,50 @@ def spresense_ports(found: list[FoundBoard]) -> list[str]:
     return [b.port for b in found if b.board == "spresense" and b.port]
 
 
-def open_runtime_link(board: FoundBoard | str, baudrate: int = CONSOLE_BAUD):
-    """Protocol v1 over the CP2102N at ``baudrate`` (115200 unless the firmware was built for
-    another). Opening the port drives DTR, which resets the board, as the Arduino monitor does."""
-    from ..links.serial import SerialLink
+class SpresenseBoardFlasher(Flasher):
+    """``hostlink flash --board spresense``: the ROM updater and XMODEM-1K."""
 
-    port = board if isinstance(board, str) else board.port
-    if not port:
-        raise WrongMode("this Spresense has no serial port node", "load the cp210x driver; see `hostlink doctor`")
-    return SerialLink(port, baudrate=baudrate)
+    options = ("baud", "remove", "no_reset", "savename")
+    summary = "FIRMWARE.spk or .elf (packaged as .spk) through the ROM updater and XMODEM-1K"
+
+    def flash(self, firmware, *, port, on_step, baud=None, remove=(), no_reset=False, savename=DEFAULT_SAVENAME,
+              **_):
+        if not port:
+            from .discovery import find_boards
+
+            ports = spresense_ports(find_boards())
+            if len(ports) != 1:
+                raise ConfigError("no Spresense serial port found" if not ports else
+                                  f"{len(ports)} CP2102N ports found: {', '.join(ports)}",
+                                  "name it: hostlink --port /dev/ttyUSB0 flash --board spresense FILE")
+            port = ports[0]
+        on_step(f"flashing {firmware} to the Spresense on {port}")
+        report = SpresenseFlasher(port, on_step=on_step).flash([firmware], baud=baud, remove=list(remove),
+                                                               reset=not no_reset, savename=savename)
+        return [f"{name}\t{size} bytes" for name, size in report.installed] + ["done: rebooted"]
+
+
+def _runtime_link(port: str, baudrate: int):
+    """Protocol v1 over the CP2102N. Opening the port drives DTR, which resets the board, as the
+    Arduino monitor does."""
+    from ..links import open_link
+
+    return open_link(port, baudrate=baudrate)
+
+
+def _profile():
+    from ..emulator.profiles import spresense_profile
+
+    return spresense_profile()
+
+
+BOARD = Board(
+    name="spresense", title="Sony Spresense (CXD5602)",
+    # A CP2102N is on many boards; only the nash handshake tells a Spresense and its mode apart.
+    usb=(UsbId(0x10C4, 0xEA60, "unknown", "CP2102N USB-UART (Spresense main board?)", udev=("tty",),
+               udev_mode="0660", udev_group="dialout", symlink="spresense_$attr{serial}"),),
+    advice={"unknown": ("a CP2102N USB-UART (a Spresense main board if the nash handshake answers)", None)},
+    packages=(("xmodem", "xmodem", "Spresense flash"), ("elftools", "pyelftools", "reading firmware ELFs")),
+    flasher=SpresenseBoardFlasher, emulator_profile=_profile, open_link=_runtime_link, baudrate=CONSOLE_BAUD,
+    firmware_port="spresense", conformance=("c-qemu-m4f-tflm",),
+)

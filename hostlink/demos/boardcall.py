@@ -21,7 +21,7 @@ class InterpreterProbe:
         self.last_s: float | None = None
         self.last_cpu_s: float | None = None  # the interpreter's CPU time on this thread (num_threads=1)
         self.available = False
-        board = getattr(dev.link, "board", None)
+        board = dev.emulated_board
         active = getattr(board, "active", None)
         handle = getattr(active, "handle", None)
         engine = handle[0] if isinstance(handle, tuple) and handle else None

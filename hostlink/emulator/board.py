@@ -243,3 +243,9 @@ class EmulatedBoard(BoardCore):
     @property
     def clock_us(self) -> float:
         return self.backend.clock_us
+
+    def now_us(self) -> float:
+        """hostlink.timeline.BoardTimeline: a real-time board's clock runs between requests too."""
+        if self.backend.realtime:
+            self.backend.now()
+        return float(self.backend.clock_us)

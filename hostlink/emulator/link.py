@@ -19,6 +19,7 @@ class EmulatorLink(Link):
         kwargs = {} if version is None else {"version": version}
         self.board = EmulatedBoard(board_name, self._rx.extend, camera=camera, realtime=realtime, engine=engine,
                                    path=path, jitter=jitter, seed=seed, **kwargs)
+        self.emulated_board = self.board
         self.byte_rate = None
 
     def write(self, data: bytes) -> None:

@@ -75,7 +75,7 @@ class BoardProfile:
         return tuple(st for st, _ in path_model(self.name, self.paths[0]).stages)
 
 
-def _imx500() -> BoardProfile:
+def imx500_profile() -> BoardProfile:
     return BoardProfile(
         name="imx500", kind=BoardKind.IMX500, title="Sony IMX500 (Raspberry Pi AI Camera)",
         limits=BoardLimits(board="imx500", formats=frozenset({"tflite"}), model_store_bytes=8 * MiB,
@@ -86,7 +86,7 @@ def _imx500() -> BoardProfile:
     )
 
 
-def _coralmicro() -> BoardProfile:
+def coralmicro_profile() -> BoardProfile:
     return BoardProfile(
         name="coralmicro", kind=BoardKind.CORALMICRO, title="Google Coral Dev Board Micro",
         limits=BoardLimits(board="coralmicro", formats=frozenset({"tflite", "edgetpu-tflite"}),
@@ -103,7 +103,7 @@ def _coralmicro() -> BoardProfile:
     )
 
 
-def _spresense() -> BoardProfile:
+def spresense_profile() -> BoardProfile:
     return BoardProfile(
         name="spresense", kind=BoardKind.SPRESENSE, title="Sony Spresense (CXD5602)",
         limits=BoardLimits(board="spresense", formats=frozenset({"tflite"}), model_store_bytes=4 * MiB,
@@ -122,17 +122,32 @@ def _imx500_ops() -> frozenset[str]:
     return frozenset(IMX500_OPS)
 
 
-_FACTORIES = {"imx500": _imx500, "coralmicro": _coralmicro, "spresense": _spresense}
-BOARD_NAMES = tuple(_FACTORIES)
 _cache: dict[str, BoardProfile] = {}
 
 
+def board_names() -> tuple[str, ...]:
+    """Boards with an emulator profile, as the board registry declares them (hostlink.boards)."""
+    from ..boards import registry
+
+    return registry.emulated()
+
+
 def get_profile(name: str) -> BoardProfile:
+    """The emulator profile a board module declares (its ``BOARD.emulator_profile``)."""
+    from ..boards import registry
     from ..errors import ConfigError
 
-    key = name.lower().replace("-", "").replace("_", "")
-    if key not in _FACTORIES:
-        raise ConfigError(f"unknown board {name!r}", f"choose one of: {', '.join(BOARD_NAMES)}")
-    if key not in _cache:
-        _cache[key] = _FACTORIES[key]()
-    return _cache[key]
+    board = registry.get(name)  # an unknown name is refused with the list of boards
+    if board.emulator_profile is None:
+        raise ConfigError(f"{board.name} has no protocol-v1 emulator profile",
+                          f"emulated boards: {', '.join(board_names())}")
+    if board.name not in _cache:
+        _cache[board.name] = board.emulator_profile()
+    return _cache[board.name]
+
+
+def __getattr__(name: str):
+    # BOARD_NAMES is computed on first use: the registry imports the board modules, which import this one.
+    if name == "BOARD_NAMES":
+        return board_names()
+    raise AttributeError(name)

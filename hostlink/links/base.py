@@ -1,6 +1,8 @@
 """The Link interface: a byte pipe to a board. The device client never knows which one it has."""
 import abc
 
+from ..timeline import BoardTimeline
+
 
 class Link(abc.ABC):
     """A duplex byte stream. ``read`` returns what is available (b"" when the timeout passes)."""
@@ -9,6 +11,8 @@ class Link(abc.ABC):
     url: str = "?"
     #: Bytes per second the wire carries, when known; the client derives timeouts from it.
     byte_rate: float | None = None
+    #: The software board behind this link, when it is one (the emulator contract, hostlink.timeline).
+    emulated_board: BoardTimeline | None = None
 
     @abc.abstractmethod
     def write(self, data: bytes) -> None: ...

@@ -15,21 +15,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
-
 import numpy as np
 
 from ..errors import ConfigError
 from ..protocols import ppk2 as ppk2_proto
+from ..timeline import BoardTimeline
 from .base import SAMPLE_DTYPE, MonitorError, MonitorInfo, PowerMonitor, SampleBlock, SampleFlag
 
 
-class TimelineBoard(Protocol):
-    """What an emulated board offers a monitor (hostlink.emulator.board.EmulatedBoard has it)."""
-
-    timeline: object  # iterable of spans with start_us, end_us, stage, power_mw, in time order
-    clock_us: float
-    profile: object  # .idle_mw, .supply_v
+#: What an emulated board offers a monitor: the emulator contract (hostlink.timeline).
+TimelineBoard = BoardTimeline
 
 
 class BoardSignal:
@@ -46,10 +41,7 @@ class BoardSignal:
         """The time the board has lived through: its clock, which in real time is the wall clock.
         A real-time board books a frame's spans when the frame starts, so everything up to this
         time is on the timeline; reading later time would render idle where a frame will be."""
-        backend = getattr(self.board, "backend", None)
-        if backend is not None and getattr(backend, "realtime", False):
-            backend.now()  # a real-time board's clock runs between requests too
-        return float(self.board.clock_us)
+        return float(self.board.now_us())
 
     def available(self) -> int:
         """Samples whose whole interval the board clock has passed."""

@@ -53,7 +53,7 @@ def _check_board(plan: Plan, i: int, label: str, bp, plan_dir: Path | None, conn
         for s in info.stages:
             stage_id(s)
         _check_model(info, model_path)
-        board = getattr(dev.link, "board", None)
+        board = dev.emulated_board
         try:
             monitor = open_monitor(bp.monitor, board=board)
         except ValueError as err:

@@ -253,5 +253,5 @@ def test_runtime_link_refuses_reset_baud():
 
     app = FoundBoard("coralmicro", "app", 0x18D1, 0x9308, "X", "/dev/ttyACM0", "app")
     with pytest.raises(ConfigError, match="1200 baud reboots"):
-        coralmicro.open_runtime_link(app, baudrate=1200)
+        coralmicro.BOARD.open_link(app.port, 1200)
     assert coralmicro.console_port(app) == "/dev/ttyACM0"

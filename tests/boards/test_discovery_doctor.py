@@ -87,13 +87,13 @@ def test_doctor_missing_port_node(tmp_path):
 
 def test_udev_check(tmp_path):
     assert doctor.check_udev_rules(tmp_path).status == "warn"
-    (tmp_path / doctor.RULES_NAME).write_bytes(doctor.rules_source().read_bytes())
+    (tmp_path / doctor.RULES_NAME).write_text(doctor.rules_text())
     assert doctor.check_udev_rules(tmp_path).status == "ok"
 
 
 def test_shipped_rules_cover_every_known_identity():
-    text = doctor.rules_source().read_text()
-    for ident in discovery.KNOWN_IDS:
+    text = doctor.rules_text()
+    for ident in discovery.known_ids():
         assert f'ATTRS{{idVendor}}=="{ident.vid:04x}", ATTRS{{idProduct}}=="{ident.pid:04x}"' in text, ident
 
 

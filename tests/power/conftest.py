@@ -27,6 +27,9 @@ class TimelineBoard:
     clock_us: float = 0.0
     profile: Profile = field(default_factory=Profile)
 
+    def now_us(self) -> float:  # hostlink.timeline.BoardTimeline
+        return self.clock_us
+
     def run_frames(self, frames: int, stages, gap_us: float = 1000.0, jitter=None):
         """Append idle + stages; ``stages`` = [(stage id, duration us, power mW)]."""
         rng = jitter or np.random.default_rng(0)
