@@ -221,3 +221,22 @@ def test_a_board_short_of_gap_slots_gets_fewer_chunks_in_flight():
                        policy=UploadPolicy(window=32, max_chunk=128, adaptive=False))
         assert m.crc32 == zlib.crc32(SMALL) and m.name == "gappy"
         assert dev.stats["gap_refusals"] >= 1 and link.dropped > 16, (dev.stats, link.dropped)
+
+
+def test_cli_upload_and_run_take_the_policy(tmp_path):
+    from click.testing import CliRunner
+
+    from hostlink.cli import main
+
+    model = tmp_path / "small.tflite"
+    model.write_bytes(SMALL)
+    ok = CliRunner().invoke(main, ["--board", "coralmicro", "upload", str(model), "--upload-budget", "60",
+                                   "--min-chunk", "128"])
+    assert ok.exit_code == 0 and "active on coralmicro" in ok.output, ok.output
+    run = CliRunner().invoke(main, ["--board", "coralmicro", "run", str(model), "-n", "2", "--min-chunk", "256",
+                                    "--json"])
+    assert run.exit_code == 0, run.output
+    for args, words in ((["--upload-budget", "nan"], "--upload-budget"), (["--upload-budget", "-3"], "--upload-budget"),
+                        (["--min-chunk", "0"], "--min-chunk")):
+        bad = CliRunner().invoke(main, ["--board", "coralmicro", "upload", str(model), *args])
+        assert bad.exit_code == 2 and words in bad.output and "Traceback" not in bad.output, bad.output
