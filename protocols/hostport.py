@@ -43,7 +43,7 @@ LoadRequest = Struct(
     "format" / Enum(Int8ul, ModelFormat),
     "crc32" / Int32ul,
     "name" / Text8,
-    "path" / Text16,  # the port's staging file, verified; the helper reads it before the port renames it
+    "path" / Text16,  # the CRC-verified image, copied out of the port's model store for the helper to read
 )
 
 SensorRequest = Struct("index" / Int32ul)
