@@ -12,7 +12,8 @@ import urllib.parse
 
 from .errors import ConfigError
 
-FORMS = "a device path (/dev/ttyACM0, COM3), socket://HOST:PORT, tcp://HOST:PORT, usb://VID:PID or emu:BOARD"
+FORMS = ("a device path (/dev/ttyACM0, COM3), socket://HOST:PORT, tcp://HOST:PORT, usb://VID:PID, "
+         "labgrid://PLACE or emu:BOARD")
 #: pyserial URL handlers hostlink passes through untouched (they parse their own options).
 SERIAL_SCHEMES = ("loop", "rfc2217", "spy", "hwgrep", "alt", "cp2110")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -36,7 +37,11 @@ def check_port(url: str) -> str:
         get_profile(parse_emu_url(url)[0])  # an unknown board is named with the known ones
         return url
     scheme, sep, _ = url.partition("://")
-    if sep and scheme.lower() in ("tcp", "socket"):
+    if sep and scheme == "labgrid":
+        from .farm.address import parse_farm_url
+
+        parse_farm_url(url)
+    elif sep and scheme.lower() in ("tcp", "socket"):
         _check_tcp(url)
     elif sep and scheme.lower() == "usb":
         _check_usb(url)

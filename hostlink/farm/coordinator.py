@@ -67,6 +67,7 @@ class Place:
     tags: dict
     acquired: str | None  # "host/user" of the holder, or None
     resources: tuple[Resource, ...]  # acquired resources when acquired, else matching ones
+    matches: tuple[str, ...] = ()  # the place's match patterns, exporter/group/cls[/name]
 
 
 _LOOP: asyncio.AbstractEventLoop | None = None
@@ -176,7 +177,8 @@ class Coordinator:
                     for rname, entry in entries.items():
                         if p.getmatch((exporter, group, entry.cls, rname)) is not None:
                             found.append(self._resource(exporter, group, rname))
-        return Place(p.name, dict(p.tags), p.acquired or None, tuple(found))
+        matches = tuple("/".join(x for x in (m.exporter, m.group, m.cls, m.name) if x) for m in p.matches)
+        return Place(p.name, dict(p.tags), p.acquired or None, tuple(found), matches)
 
     def places(self) -> list[Place]:
         return [self.place(n) for n in sorted(self.session.places)]

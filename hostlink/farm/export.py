@@ -130,11 +130,19 @@ class FarmExport:
             address["url"] = url
             ready.set()
 
-        t = threading.Thread(target=serve_tcp, args=(factory, self.host, 0, self.stop),
-                             kwargs={"on_ready": on_ready}, daemon=True, name=f"board-{group}")
+        def run():
+            try:
+                serve_tcp(factory, self.host, 0, self.stop, on_ready=on_ready)
+            except BaseException as exc:  # reported by the caller, in the main thread
+                address["error"] = exc
+                ready.set()
+
+        t = threading.Thread(target=run, daemon=True, name=f"board-{group}")
         t.start()
         if not ready.wait(60):
-            raise LinkError(f"emulated {kind} did not start")
+            raise LinkError(f"emulated {kind} did not start within 60 s")
+        if "error" in address:
+            raise address["error"]
         board = made["board"]
         board_port = int(address["url"].rsplit(":", 1)[1])
         meta = dict(FAKE_METADATA, VDD=int(round(board.profile.supply_v * 1000)))

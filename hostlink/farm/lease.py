@@ -67,6 +67,10 @@ def resolve(place: Place) -> tuple[str, str | None]:
     named = [r for r in boards if r.name == BOARD_RESOURCE]
     if named:
         boards = named
+    if not place.resources and place.matches:
+        raise LinkError(f"labgrid place {place.name} is offline: nothing exported matches "
+                        f"{', '.join(place.matches)} (exporter gone?)",
+                        "restart that exporter, or use another place with the same board")
     if not boards:
         raise LinkError(f"labgrid place {place.name} has no board port",
                         "add a match for a NetworkSerialPort (or the IMX500 agent's NetworkService) "
