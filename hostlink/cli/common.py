@@ -162,20 +162,24 @@ class Choice(_Checked):
 
 
 class BoardName(Choice):
-    def __init__(self):
-        from ..emulator.profiles import BOARD_NAMES
+    """A board kind from the board registry (hostlink.boards.registry); case, '-' and '_' ignored."""
 
-        super().__init__(BOARD_NAMES, "a board:")
+    def __init__(self, names=None):
+        from ..boards import registry
+
+        self._names = tuple(names) if names is not None else None
+        super().__init__(self._names or registry.names(), "a board:")
 
     def convert(self, value, param, ctx):
-        from ..emulator.profiles import BOARD_NAMES
+        from ..boards import registry
 
-        key = str(value).lower().replace("-", "").replace("_", "")
-        if key in BOARD_NAMES:
+        names = self._names or registry.names()
+        key = registry.normalise(value)
+        if key in names:
             return key
-        self.example = BOARD_NAMES[0]
+        self.example = names[0]
         raise OptionValueError(f"unknown board {safe_text(value)!r}", ctx=ctx, param=param, sep=": ",
-                               hint=f"choose one of: {', '.join(BOARD_NAMES)}")
+                               hint=f"choose one of: {', '.join(names)}")
 
 
 class PortURL(_Checked):

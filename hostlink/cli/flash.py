@@ -1,10 +1,12 @@
 """`hostlink flash`: write firmware to a real board through its own bootloader."""
 import click
+from click.core import ParameterSource
 
+from ..boards import registry
 from ..errors import ConfigError
 from .common import IPv4, Number, Text
 
-FLASHABLE = ("coralmicro", "spresense")
+FLASHABLE = registry.flashable()
 
 
 @click.command()
@@ -44,36 +46,19 @@ def flash(ctx, board_opt, firmware, ram, data_files, build_dir, serial, usb_ip, 
     if board not in FLASHABLE:
         raise ConfigError(f"flash needs --board {' or '.join(FLASHABLE)}" + (f", not {board!r}" if board else ""),
                           "the IMX500 takes models, not firmware: use `hostlink upload`")
+    flasher = registry.get(board).flasher()
+    options = dict(ram=ram, data_files=data_files, build_dir=build_dir, serial=serial, usb_ip=usb_ip,
+                   keep_files=keep_files, baud=baud, remove=remove, no_reset=no_reset, savename=savename)
+    given = [n for n in options if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE]
+    foreign = [n for n in given if n not in flasher.options]
+    if foreign:
+        names = ", ".join("--" + ("rm" if n == "remove" else "data" if n == "data_files" else n.replace("_", "-"))
+                          for n in foreign)
+        raise ConfigError(f"{names} is not an option of {board}'s flash", "see hostlink flash --help")
     step = lambda text: click.echo(f"  {text}", err=True)  # noqa: E731
-    if board == "coralmicro":
-        from ..boards.coralmicro import CoralFlasher
-        from ..boards.coralmicro_images import CoralBuild
-
-        build = CoralBuild.from_dir(build_dir)
-        click.echo(f"Flashing {firmware} to the Coral Dev Board Micro" + (" (RAM)" if ram else ""), err=True)
-        report = CoralFlasher(build, serial=serial, on_step=step).flash(
-            firmware, ram=ram, data_files=list(data_files), usb_ip=usb_ip or None, format_filesystem=not keep_files)
-        for path, size in report.files:
-            click.echo(f"{path}\t{size} bytes")
-        click.echo(f"done: board {report.board_serial or '?'}")
-        return
-    from ..boards.discovery import find_boards
-    from ..boards.spresense import SpresenseFlasher, spresense_ports
-
-    port = obj.get("port")
-    if not port:
-        ports = spresense_ports(find_boards())
-        if len(ports) != 1:
-            raise ConfigError("no Spresense serial port found" if not ports else
-                              f"{len(ports)} CP2102N ports found: {', '.join(ports)}",
-                              "name it: hostlink --port /dev/ttyUSB0 flash --board spresense FILE")
-        port = ports[0]
-    click.echo(f"Flashing {firmware} to the Spresense on {port}", err=True)
-    report = SpresenseFlasher(port, on_step=step).flash([firmware], baud=baud, remove=list(remove),
-                                                       reset=not no_reset, savename=savename)
-    for name, size in report.installed:
-        click.echo(f"{name}\t{size} bytes")
-    click.echo("done: rebooted")
+    for line in flasher.flash(firmware, port=obj.get("port"), on_step=step,
+                              **{n: v for n, v in options.items() if n in flasher.options}):
+        click.echo(line)
 
 
 def register(group: click.Group) -> None:
