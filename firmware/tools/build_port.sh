@@ -56,6 +56,9 @@ spresense)
     [ -d "$sdk/sdk/tools" ] && [ -f "$sdk/nuttx/Makefile" ] || die "$sdk is not a spresense checkout with its nuttx submodule"
     command -v kconfig-tweak >/dev/null || die "kconfig-tweak is missing: apt-get install kconfig-frontends (or pip install kconfiglib)"
     ln -sfn "$fw/ports/spresense" "$sdk/examples/hostlink"
+    # the SDK's Makefile tells a user's make (MAKELEVEL 0) from NuttX's recursion: clear make's
+    # variables inherited from `make -C firmware port`
+    unset MAKELEVEL MAKEFLAGS MFLAGS MAKEOVERRIDES
     ( cd "$sdk/sdk" && ./tools/config.py examples/camera examples/tflmrt_lenet \
         && kconfig-tweak --file ../nuttx/.config --enable EXAMPLES_HOSTLINK && make olddefconfig >/dev/null && make -j "${HL_PORT_JOBS:-2}" )
     mkdir -p "$out"

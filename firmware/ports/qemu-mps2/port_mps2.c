@@ -4,8 +4,9 @@
  *            bytes into a ring, the protocol loop drains it and sleeps in WFI when it is empty
  *   clock    SysTick on the 25 MHz processor clock, a 1 ms period counted in its interrupt
  *   markers  the stage id on the FPGA IO user LEDs
- *   models   two 1 MiB RAM slots, A/B: staging is whichever slot is not active, and activation
- *            flips one index after the image is verified, so it is atomic by construction
+ *   models   two 1 MiB RAM slots. With HL_PORT_HAS_STORAGE (the default build) they are the storage
+ *            region of the core's power-safe store, programmed like NOR flash; without it, A/B
+ *            staging where activation flips one index after the image is verified
  *   frames   host inputs only (no camera). With tflite-micro linked in (engine_tflm.cc, `make -C
  *            firmware qemu-tflm`) the image admits and runs INT8 TFLite models; the default build
  *            (engine_none.c, what CI builds without a tflite-micro checkout) runs the protocol
@@ -27,8 +28,10 @@
 #define MPS2_NAME "hostlink core on qemu mps2-an386 (Cortex-M4F)"
 #endif
 
-static uint8_t model_slots[2][HL_MPS2_SLOT_BYTES] __attribute__((section(".model_slots"), aligned(8)));
+static uint8_t model_slots[2][HL_MPS2_SLOT_BYTES] __attribute__((section(".model_slots"), aligned(16)));
+#if !HL_PORT_HAS_STORAGE
 static uint8_t active_slot;
+#endif
 static volatile uint32_t systick_ms;
 
 #define RX_RING 4096u /* a power of two */
@@ -121,6 +124,70 @@ hl_status_t hl_port_link_write(const uint8_t *data, size_t len)
 
 void hl_port_marker(uint8_t stage) { MPS2_FPGAIO_LED = stage; }
 
+#if HL_PORT_HAS_STORAGE
+/* The two slots as one storage region for the core's power-safe store (core/src/hl_store.c),
+ * programmed like NOR flash: an erase sets bytes to 0xFF and a write can only clear bits, so a
+ * write over unerased bytes shows up as a CRC failure here just as it would on a board. */
+static uint8_t *const store = &model_slots[0][0];
+static const hl_storage_geometry_t geometry = {
+    .size = 2u * HL_MPS2_SLOT_BYTES,
+    .erase_block = 4096u,
+    .write_align = 16u, /* images start 16-byte aligned: tflite-micro reads the flatbuffer in place */
+    .erased = 0xFFu,
+};
+
+const hl_storage_geometry_t *hl_port_storage_geometry(void) { return &geometry; }
+
+static bool in_region(uint32_t offset, size_t len) { return offset <= geometry.size && len <= geometry.size - offset; }
+
+hl_status_t hl_port_storage_erase(uint32_t offset, uint32_t len)
+{
+    if (!in_region(offset, len) || offset % geometry.erase_block != 0u || len % geometry.erase_block != 0u) {
+        return hl_core_refuse(HL_ERR_INTERNAL, "model store erase outside the region or not block-aligned");
+    }
+    memset(store + offset, geometry.erased, len);
+    return HL_OK;
+}
+
+hl_status_t hl_port_storage_write(uint32_t offset, const uint8_t *data, size_t len)
+{
+    if (!in_region(offset, len)) {
+        return hl_core_refuse(HL_ERR_INTERNAL, "model store write outside the region");
+    }
+    for (size_t i = 0; i < len; i++) {
+        store[offset + i] &= data[i];
+    }
+    return HL_OK;
+}
+
+hl_status_t hl_port_storage_read(uint32_t offset, uint8_t *data, size_t len)
+{
+    if (!in_region(offset, len)) {
+        return hl_core_refuse(HL_ERR_INTERNAL, "model store read outside the region");
+    }
+    memcpy(data, store + offset, len);
+    return HL_OK;
+}
+
+/* the core's slots are the two halves of the region, so the half an image lies in names its
+ * engine slot (interpreter and arena) */
+static uint8_t engine_slot(uint32_t offset) { return offset < HL_MPS2_SLOT_BYTES ? 0u : 1u; }
+
+hl_status_t hl_port_model_check(uint32_t offset, hl_model_info_t *info)
+{
+    if (!in_region(offset, info->size)) {
+        return hl_core_refuse(HL_ERR_INTERNAL, "model image outside the store");
+    }
+    return hl_engine_admit(engine_slot(offset), store + offset, info->size, info);
+}
+
+hl_status_t hl_port_model_switch(uint32_t offset, const hl_model_info_t *info)
+{
+    (void)info;
+    hl_engine_activate(engine_slot(offset));
+    return HL_OK;
+}
+#else
 hl_status_t hl_port_staging(hl_staging_op_t op, uint32_t offset, uint8_t *data, size_t len)
 {
     uint8_t *slot = model_slots[active_slot ^ 1u];
@@ -149,6 +216,7 @@ hl_status_t hl_port_model_activate(hl_model_info_t *info)
     hl_engine_activate(active_slot);
     return HL_OK;
 }
+#endif
 
 hl_status_t hl_port_tensor(hl_tensor_kind_t kind, uint8_t index, uint8_t **data, size_t *len)
 {
