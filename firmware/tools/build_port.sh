@@ -54,13 +54,36 @@ coralmicro)
     ;;
 spresense)
     [ -d "$sdk/sdk/tools" ] && [ -f "$sdk/nuttx/Makefile" ] || die "$sdk is not a spresense checkout with its nuttx submodule"
-    command -v kconfig-tweak >/dev/null || die "kconfig-tweak is missing: apt-get install kconfig-frontends (or pip install kconfiglib)"
-    ln -sfn "$fw/ports/spresense" "$sdk/examples/hostlink"
+    command -v kconfig-tweak >/dev/null || die "kconfig-tweak is missing: apt-get install kconfig-frontends"
+    # CONFIG_TFLM_RT builds externals/tensorflow from sonydevworld/tflite-micro-spresense-examples,
+    # which the SDK's Makefile downloads unless that folder is there
+    tag=$(sed -n 's/^TENSORFLOW_TAG *= *//p' "$sdk/externals/tensorflow/TensorflowTag.mk")
+    [ -d "$sdk/externals/tensorflow/tflite-micro-spresense-examples-$tag" ] || [ "${HL_PORT_ONLINE:-0}" = 1 ] || \
+        die "$sdk/externals/tensorflow/tflite-micro-spresense-examples-$tag is missing: extract tag $tag of github.com/sonydevworld/tflite-micro-spresense-examples there (or HL_PORT_ONLINE=1 to let the SDK download it)"
+    # a copy, not a link: NuttX's Application.mk writes objects next to the sources it compiles
+    app="$sdk/examples/hostlink"
+    rm -rf "$app"
+    mkdir -p "$app/hl/ports"
+    cp "$fw/ports/spresense/Makefile" "$fw/ports/spresense/Make.defs" "$fw/ports/spresense/Kconfig" \
+        "$fw/ports/spresense/hl_port_spresense.c" "$app/"
+    cp -R "$fw/core" "$app/hl/core"
+    cp -R "$fw/ports/common" "$app/hl/ports/common"
     # the SDK's Makefile tells a user's make (MAKELEVEL 0) from NuttX's recursion: clear make's
     # variables inherited from `make -C firmware port`
     unset MAKELEVEL MAKEFLAGS MFLAGS MAKEOVERRIDES
-    ( cd "$sdk/sdk" && ./tools/config.py examples/camera examples/tflmrt_lenet \
-        && kconfig-tweak --file ../nuttx/.config --enable EXAMPLES_HOSTLINK && make olddefconfig >/dev/null && make -j "${HL_PORT_JOBS:-2}" )
+    cd "$sdk/sdk"
+    ./tools/config.py examples/camera examples/tflmrt_lenet
+    kconfig-tweak --file ../nuttx/.config --enable EXAMPLES_HOSTLINK
+    make olddefconfig >/dev/null
+    if [ "${HL_PORT_STEP:-image}" = app ]; then
+        # only hostlink's sources, with the SDK's flags, after NuttX's context step: a quick check
+        # that the port compiles (warnings as errors) where the whole image takes too long
+        make -C ../nuttx context >/dev/null
+        make -C "$app" TOPDIR="$sdk/nuttx" APPDIR="$sdk/sdk/apps" SDKDIR="$sdk/sdk" all
+        echo "build_port: spresense app compiled (HL_PORT_STEP=app: no image, so no size)"
+        exit 0
+    fi
+    make -j "${HL_PORT_JOBS:-2}"
     mkdir -p "$out"
     report "$sdk/sdk/nuttx"
     ;;
