@@ -224,7 +224,11 @@ def udev_rules() -> str:
 
 
 if __name__ == "__main__":  # python -m hostlink.boards.registry > tools/udev/99-hostlink.rules
-    print(udev_rules(), end="")
+    # Through the package's module, not this __main__ copy: the board modules declare their BOARD
+    # with hostlink.boards.registry.Board, which is a different class from __main__.Board.
+    from hostlink.boards.registry import udev_rules as _rules
+
+    print(_rules(), end="")
 
 
 # --- addresses -----------------------------------------------------------------------------------

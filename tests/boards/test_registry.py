@@ -69,3 +69,12 @@ def test_flashers_declare_their_options():
 def test_link_opener_uses_the_boards_rate_and_refuses_corals_reset_rate():
     with pytest.raises(ConfigError, match="1200 baud reboots"):
         registry.link_opener("/dev/ttyACM9", "coralmicro", 1200)()
+
+
+def test_the_generator_command_writes_the_committed_rules():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "hostlink.boards.registry"], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out == RULES.read_text()
