@@ -40,11 +40,12 @@ def fail(message: str, hint: str | None = None, exit_code: int = 2):
 
 
 def _one_line(text: str) -> str:
-    return safe_text(" ".join(str(text).split("\n"))).strip()
+    return safe_text(" ".join(str(text).split()))  # tabs and newlines in a message become single spaces
 
 
 def _command_path(ctx) -> str:
-    return ctx.command_path if ctx is not None else "hostlink"
+    """``hostlink session run``, whatever name the program was started under."""
+    return " ".join(["hostlink", *ctx.command_path.split(" ")[1:]]) if ctx is not None else "hostlink"
 
 
 def _usage_error(err: click.UsageError):
@@ -54,9 +55,6 @@ def _usage_error(err: click.UsageError):
         example = f"e.g. {name} {err.example}" if err.example and err.param.opts else (
             f"e.g. {err.example}" if err.example else None)
         fail(f"{name}{err.sep}{err.message}", err.hint or example or f"see {_command_path(ctx)} --help")
-    if isinstance(err, click.BadParameter) and err.param is not None:
-        name = err.param.opts[0] if err.param.opts else err.param.human_readable_name
-        fail(f"{name}: {err.message}", f"see {_command_path(ctx)} --help")
     fail(err.format_message(), f"see {_command_path(ctx)} --help")
 
 

@@ -239,7 +239,7 @@ class Dimensions(_Checked):
         text = str(value).strip().lower()
         size, plus, top = text.partition("+") if self.offset else (text, "", "")
         unit = "whole numbers" if self.kind is int else "numbers"
-        what = f"WIDTHxHEIGHT, {unit} > 0 and <= {self.high}" + (" (optionally +TOP in cm)" if self.offset else "")
+        what = f"WIDTHxHEIGHT, {unit} from {self.low} to {self.high}" + (" (optionally +TOP in cm)" if self.offset else "")
         try:
             w, h = (self.kind(v) for v in size.split("x"))
             t = float(top) if plus else None

@@ -7,7 +7,7 @@ import click
 
 from ..errors import ConfigError
 from .common import echo_json, err_console, out_console
-from .common import Number, Text
+from .common import Choice, Number, Text
 
 #: Why there is no Edge TPU compilation step on this host.
 EDGETPU_NOTE = (
@@ -26,11 +26,11 @@ def register(group: click.Group) -> None:
 
 @click.command()
 @click.argument("model", type=Text(4096, example="tinytracker"))
-@click.option("--board", "target", type=click.Choice(["imx500", "coralmicro", "spresense"]), default=None,
+@click.option("--board", "target", type=Choice(["imx500", "coralmicro", "spresense"]), default=None,
               help="Board to convert for (default: the global --board).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: build/imx500/MODEL).")
-@click.option("--samples", type=click.IntRange(8, 5000), default=None,
+@click.option("--samples", type=Number(int, min=8, max=5000, example="300"), default=None,
               help="Representative samples for MCT's statistics (default 300).")
 @click.option("--env", "env_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               envvar="HOSTLINK_IMX500_VENV", help="IMX500 toolchain venv (default: .venv-imx500).")

@@ -59,7 +59,7 @@ def count_progress(label: str):
 @click.option("--fullscreen", is_flag=True, help="Show the overlay stretched over the whole screen, so the gaze point lands "
               "where you look (calibration always runs full screen).")
 @click.option("--mirror/--no-mirror", default=None, help="Flip frames to a selfie view (default: on for cameras, off for videos).")
-@click.option("--detect", type=click.Choice(["auto", "async", "sync"]), default="auto", show_default=True,
+@click.option("--detect", type=Choice(["auto", "async", "sync"]), default="auto", show_default=True,
               help="Face search on its own thread (async) or in the loop (sync); auto: async for cameras, sync for videos.")
 @click.option("--calibrate", is_flag=True, help="Run the 9-point calibration first and save it to the profile.")
 @click.option("--profile", type=click.Path(dir_okay=False), help="Calibration profile (default ~/.config/hostlink/gaze-profile.json).")
@@ -384,7 +384,7 @@ def datasets():
 
 
 @datasets.command("make-synthetic")
-@click.option("--task", type=click.Choice(["gaze", "segment"]), required=True)
+@click.option("--task", type=Choice(["gaze", "segment"]), required=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("-n", "count", type=Number(int, min=1, max=MAX_FRAMES, example="200"), default=200, show_default=True,
               help="Samples.")

@@ -10,7 +10,7 @@ from ..bundled import bundled_model
 from ..emulator.profiles import BOARD_NAMES, get_profile
 from ..errors import ConfigError
 from ..stats import STAGE_ORDER, stage_summary
-from .common import (MAX_FRAMES, Number, Text, echo_json, frames_progress, open_device, out_console, safe_text, shown,
+from .common import (MAX_FRAMES, Choice, Number, Text, echo_json, frames_progress, open_device, out_console, safe_text, shown,
                      upload_progress)
 
 
@@ -101,8 +101,8 @@ def _policy(upload_budget, min_chunk):
 
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--name", help="Name stored on the board (default: file stem).")
-@click.option("--format", "fmt", type=click.Choice(["tflite", "edgetpu-tflite", "imx500-packerout", "imx500-rpk"]),
+@click.option("--name", type=Text(255), help="Name stored on the board (default: file stem).")
+@click.option("--format", "fmt", type=Choice(["tflite", "edgetpu-tflite", "imx500-packerout", "imx500-rpk"]),
               help="Override format detection.")
 @_upload_options
 @click.pass_context
@@ -113,8 +113,8 @@ def upload(ctx, model, name, fmt, upload_budget, min_chunk):
         t = time.perf_counter()
         m = _do_upload(dev, model, name, fmt, policy)
         dt = time.perf_counter() - t
-        click.echo(f"{m.name}: {m.size} bytes in {dt:.2f} s, active on {dev.info.board} "
-                   f"({m.engine}; arena {m.arena_bytes / 1024:.1f} KB; expected {m.expected_frame_us / 1000:.2f} ms/frame)")
+        click.echo(f"{safe_text(m.name)}: {m.size} bytes in {dt:.2f} s, active on {safe_text(dev.info.board)} "
+                   f"({safe_text(m.engine)}; arena {m.arena_bytes / 1024:.1f} KB; expected {m.expected_frame_us / 1000:.2f} ms/frame)")
 
 
 def _result_json(r):
@@ -195,8 +195,10 @@ def run_model(dev, model_path, frames: int, warmup: int, policy=None):
 
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--frames", "-n", default=20, show_default=True, help="Measured frames.")
-@click.option("--warmup", default=2, show_default=True, help="Frames run and discarded first.")
+@click.option("--frames", "-n", type=Number(int, min=1, max=MAX_FRAMES, example="20"), default=20, show_default=True,
+              help="Measured frames.")
+@click.option("--warmup", type=Number(int, min=0, max=MAX_FRAMES, example="2"), default=2, show_default=True,
+              help="Frames run and discarded first.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_upload_options
 @click.pass_context

@@ -8,7 +8,7 @@ from ..emulator.board import EmulatedBoard
 from ..boards import registry
 from ..emulator.server import DEFAULT_IDLE_TIMEOUT_S, parse_hostport, serve_pty, serve_tcp
 from ..errors import ConfigError
-from .common import BoardName, HostPort, Text
+from .common import BoardName, Choice, HostPort, Text
 
 
 @click.command()
@@ -19,9 +19,9 @@ from .common import BoardName, HostPort, Text
 @click.option("--tcp", metavar="HOST:PORT", type=HostPort(), help="Serve on TCP (loopback unless you give another address; port 0 = any).")
 @click.option("--realtime", is_flag=True, help="Pace replies at the board's modelled speed.")
 @click.option("--camera", metavar="SRC", type=Text(4096, example="pattern"), help="Sensor source: pattern (default), webcam index, video file, image file, dir or glob.")
-@click.option("--engine", type=click.Choice(["litert", "tflm"]), default="litert", show_default=True,
+@click.option("--engine", type=Choice(["litert", "tflm"]), default="litert", show_default=True,
               help="Interpreter for inference (tflm: the tflite-micro interpreter, as on the MCU boards).")
-@click.option("--firmware", type=click.Choice(["python", "host"]), default="python", show_default=True,
+@click.option("--firmware", type=Choice(["python", "host"]), default="python", show_default=True,
               help="python: the Python emulator; host: the C board core (firmware/ports/host) on a pty.")
 @click.option("--idle-timeout", type=click.FloatRange(min=0, max=1e6), default=DEFAULT_IDLE_TIMEOUT_S, show_default=True,
               metavar="SECONDS", help="--tcp: drop a host that sent nothing for this long (0: never); others get BUSY meanwhile.")

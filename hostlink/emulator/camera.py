@@ -112,7 +112,9 @@ class Webcam(VideoFile):
 def open_camera(spec: str | int | None, width: int = 320, height: int = 240) -> Camera:
     if spec is None or spec == "pattern":
         return TestPattern(width, height)
-    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdecimal()):
+        if not 0 <= int(spec) <= 63:  # OpenCV takes a C int; V4L2 numbers devices 0..63
+            raise ConfigError(f"camera index {spec} is not a webcam number (0 to 63)", "e.g. --camera 0, or a video file")
         return Webcam(int(spec))
     path = Path(spec)
     if path.is_dir():
