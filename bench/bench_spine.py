@@ -38,7 +38,7 @@ from hostlink.client import Device  # noqa: E402
 from hostlink.emulator.board import EmulatedBoard  # noqa: E402
 from hostlink.emulator.server import open_pty, start_in_thread  # noqa: E402
 from hostlink.links.pipe import pipe_pair  # noqa: E402
-from hostlink.models.synth import tiny_int8_model  # noqa: E402
+from hostlink.testing.synth_models import tiny_int8_model  # noqa: E402
 
 UART_921600 = 921_600 / 10  # bytes/s: 8N1 spends 10 bit times per byte
 USB_12M = 12_000_000 / 8

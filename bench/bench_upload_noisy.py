@@ -39,7 +39,7 @@ from hostlink.client import Device  # noqa: E402
 from hostlink.emulator.board import EmulatedBoard  # noqa: E402
 from hostlink.emulator.server import start_in_thread  # noqa: E402
 from hostlink.errors import HostlinkError  # noqa: E402
-from hostlink.links.faulty import Faults, FaultyLink  # noqa: E402
+from hostlink.testing.faulty_link import Faults, FaultyLink  # noqa: E402
 from hostlink.links.pipe import pipe_pair  # noqa: E402
 from hostlink.upload import UploadPolicy  # noqa: E402
 

@@ -77,14 +77,17 @@ def _flags(c) -> frozenset[str]:
     return frozenset(k for k, v in c.items() if not k.startswith("_") and v is True)
 
 
+_FORMAT_BY_KIND = {"tflite": P.ModelFormat.TFLITE, "edgetpu-tflite": P.ModelFormat.EDGETPU_TFLITE,
+                   "packerout-zip": P.ModelFormat.IMX500_PACKEROUT, "rpk": P.ModelFormat.IMX500_RPK}
+
+
 def model_format_for(data: bytes, path: str | None = None) -> P.ModelFormat:
     """Recognise a model file by content, falling back to its suffix."""
-    if len(data) >= 8 and data[4:8] == b"TFL3":
-        return P.ModelFormat.EDGETPU_TFLITE if b"edgetpu-custom-op" in data else P.ModelFormat.TFLITE
-    if data[:4] == b"PK\x03\x04":
-        return P.ModelFormat.IMX500_PACKEROUT
-    if data[:4] == b"9464":
-        return P.ModelFormat.IMX500_RPK
+    from .models.magic import sniff
+
+    kind = sniff(data)
+    if kind is not None:
+        return _FORMAT_BY_KIND[kind]
     if path and Path(path).suffix.lower() in _FORMAT_BY_SUFFIX and Path(path).suffix.lower() != ".tflite":
         return _FORMAT_BY_SUFFIX[Path(path).suffix.lower()]
     raise ModelFileError(f"{path or 'model'} is not a model hostlink knows ({len(data)} bytes, starts {data[:8].hex()})",
@@ -375,7 +378,8 @@ class Device:
             raise ModelRefused(P.ErrorCode.MODEL_FORMAT_UNSUPPORTED,
                                f"{info.board} does not accept {fmt_name} models (it accepts {', '.join(info.formats)})",
                                _hint_for(P.ErrorCode.MODEL_FORMAT_UNSUPPORTED))
-        budget = policy.budget_s or (UPLOAD_BUDGET_BASE_S + UPLOAD_BUDGET_WIRE_FACTOR * len(data) / self._byte_rate())
+        budget = policy.budget_s or self.timeouts.scale * (
+            UPLOAD_BUDGET_BASE_S + UPLOAD_BUDGET_WIRE_FACTOR * len(data) / self._byte_rate())
         give_up_at = time.monotonic() + budget
         crc = zlib.crc32(data) & 0xFFFFFFFF
         begin = M.ModelBegin.build(dict(size=len(data), crc32=crc, format=mfmt.name, name=_wire_name(name)))

@@ -24,7 +24,9 @@ class Timeouts:
     attempts: int = 4
     #: Upload chunks in flight before waiting for an ACK.
     upload_window: int = 8
-
+    #: The factor ``scaled()`` applied (``--timeout-scale``), for the deadlines not made of the
+    #: fields above (the default upload budget).
+    scale: float = 1.0
 
     def scaled(self, factor: float) -> "Timeouts":
         """Every deadline derived from these, times ``factor`` (``--timeout-scale``).
@@ -41,7 +43,7 @@ class Timeouts:
             raise ConfigError(f"timeout scale must be a finite number > 0 (got {factor})", "e.g. 2 for a slow host")
         changes = {f.name: getattr(self, f.name) * factor for f in dataclasses.fields(self)
                    if (f.name.endswith("_s") and not f.name.startswith("commit_")) or f.name == "margin"}
-        return dataclasses.replace(self, **changes)
+        return dataclasses.replace(self, scale=self.scale * factor, **changes)
 
 
 DEFAULT_TIMEOUTS = Timeouts()

@@ -38,10 +38,6 @@ class LinkTimeout(LinkError):
     """The board stayed silent past a deadline derived from the work asked of it."""
 
 
-class FrameError(HostlinkError):
-    """Bytes that are not a valid protocol v1 frame (bad magic, header CRC, CRC, length)."""
-
-
 class ProtocolError(HostlinkError):
     """A well-formed frame that breaks the protocol: wrong version, unexpected reply."""
 

@@ -21,14 +21,14 @@ class ServedBoard:
 
 @pytest.fixture(scope="session")
 def tiny_model() -> bytes:
-    from hostlink.models.synth import tiny_int8_model
+    from hostlink.testing.synth_models import tiny_int8_model
 
     return tiny_int8_model()
 
 
 @pytest.fixture(scope="session")
 def float_model() -> bytes:
-    from hostlink.models.synth import tiny_float_model
+    from hostlink.testing.synth_models import tiny_float_model
 
     return tiny_float_model()
 

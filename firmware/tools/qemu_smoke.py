@@ -74,7 +74,7 @@ def main() -> int:
         s.link.write(b"\x00HL\x01noise" + bytes(bad) + encode_frame(P.MsgType.MODEL_INFO, 0, 31, b""))
         assert s.reply(31).type == P.MsgType.MODEL_INFO
         assert not any(f.seq == 30 for f in s.pending), "answered a corrupted frame"
-        from hostlink.models.synth import tiny_int8_model
+        from hostlink.testing.synth_models import tiny_int8_model
         import zlib
 
         model = tiny_int8_model(seed=1)

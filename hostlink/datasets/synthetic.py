@@ -187,28 +187,6 @@ def gaze_samples(n: int, seed: int, size: int = 112, grey: bool = False) -> Gaze
     return GazeSet(faces, boxes, targets, dist)
 
 
-def compose_frame(face: np.ndarray, box, seed: int = 0) -> np.ndarray:
-    """A full FRAME_W x FRAME_H RGB camera frame with ``face`` pasted where face-grid ``box`` says.
-
-    For demos that start from a whole frame (face detection, cropping) instead of a crop.
-    """
-    rng = np.random.default_rng(seed)
-    frame = _background(rng, max(FRAME_W, FRAME_H))[:FRAME_H, :FRAME_W]
-    frame = np.clip(frame, 0, 255).astype(np.uint8)
-    x, y, w, _ = (float(v) for v in box)  # a square patch: the height in cells follows from w
-    x0, y0 = int(round(x / GRID_CELLS * FRAME_W)), int(round(y / GRID_CELLS * FRAME_H))
-    side = max(1, int(round(w / GRID_CELLS * FRAME_W)))
-    if face.ndim == 2:
-        face = cv2.cvtColor(face, cv2.COLOR_GRAY2RGB)
-    patch = cv2.resize(face, (side, side), interpolation=cv2.INTER_LINEAR)
-    fx0, fy0 = max(0, -x0), max(0, -y0)
-    x0c, y0c = max(0, x0), max(0, y0)
-    x1c, y1c = min(FRAME_W, x0 + side), min(FRAME_H, y0 + side)
-    if x1c > x0c and y1c > y0c:
-        frame[y0c:y1c, x0c:x1c] = patch[fy0:fy0 + y1c - y0c, fx0:fx0 + x1c - x0c]
-    return frame
-
-
 @dataclass
 class FundusSet:
     """``images`` (N, S, S, 3) uint8 RGB fundus-like images, ``masks`` (N, S, S) uint8 {0, 1}

@@ -16,8 +16,8 @@ from ai_edge_litert import schema_py_generated as fb
 
 from ..errors import ModelFileError
 from .arena import measure_arena
+from .magic import TFLITE_IDENTIFIER, sniff
 
-TFLITE_IDENTIFIER = b"TFL3"
 EDGETPU_CUSTOM_OP = "edgetpu-custom-op"
 
 _OP_NAMES = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
@@ -112,9 +112,10 @@ def _check_envelope(data: bytes, name: str) -> None:
 
 
 def _describe_magic(head: bytes) -> str:
-    if head.startswith(b"PK\x03\x04"):
+    kind = sniff(head)
+    if kind == "packerout-zip":
         return " (this is a zip archive)"
-    if head.startswith(b"9464"):
+    if kind == "rpk":
         return " (this looks like an IMX500 .rpk firmware package)"
     if head.startswith(b"\x7fELF"):
         return " (this is an ELF executable)"

@@ -141,10 +141,6 @@ class Trace:
                        int(z["start_index"]))
 
 
-def empty_samples(n: int) -> np.ndarray:
-    return np.zeros(n, SAMPLE_DTYPE)
-
-
 class PowerMonitor(ABC):
     """One interface over every monitor; use as a context manager.
 

@@ -110,7 +110,7 @@ def test_float_model_refused_by_the_board(tmp_path, float_model):
 
 
 def test_oversized_model_refused_by_the_board(tmp_path):
-    from hostlink.models.synth import tiny_int8_model
+    from hostlink.testing.synth_models import tiny_int8_model
 
     p = tmp_path / "huge.tflite"
     p.write_bytes(tiny_int8_model(classes=9000))

@@ -40,7 +40,7 @@ def test_timeout_scale_scales_every_derived_deadline():
     from hostlink.links.pipe import pipe_pair
 
     base, scaled = Timeouts(), Timeouts().scaled(3.0)
-    assert scaled.hello_s == 3 * base.hello_s
+    assert scaled.hello_s == 3 * base.hello_s and scaled.scale == 3.0  # scale: the default upload budget's factor
     a, b = Device(pipe_pair()[0], timeouts=base), Device(pipe_pair()[0], timeouts=scaled)
     for work_s, wire in ((0.0, 0), (0.25, 0), (0.0, 100_000), (1.5, 4096)):
         assert b._deadline_s(work_s, wire) == pytest.approx(3 * a._deadline_s(work_s, wire))

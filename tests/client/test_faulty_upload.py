@@ -11,8 +11,8 @@ from hostlink.client import Device
 from hostlink.config import Timeouts
 from hostlink.emulator.link import EmulatorLink
 from hostlink.errors import HostlinkError
-from hostlink.links.faulty import Faults, FaultyLink
-from hostlink.models.synth import tiny_int8_model
+from hostlink.testing.faulty_link import Faults, FaultyLink
+from hostlink.testing.synth_models import tiny_int8_model
 
 # The in-process board answers at once, so short deadlines only make retries quick.
 QUICK = Timeouts(base_s=0.01, margin=0.5, hello_s=0.05, attempts=6)

@@ -18,8 +18,8 @@ from hostlink.client import Device
 from hostlink.config import Timeouts
 from hostlink.emulator.link import EmulatorLink
 from hostlink.errors import ConfigError, HostlinkError, LinkTimeout
-from hostlink.links.faulty import Faults, FaultyLink
-from hostlink.models.synth import tiny_int8_model
+from hostlink.testing.faulty_link import Faults, FaultyLink
+from hostlink.testing.synth_models import tiny_int8_model
 from hostlink.upload import ChunkSizer, UploadPolicy, best_chunk
 
 BAD = Faults(flip_rate=1e-4, drop_rate=1e-4)

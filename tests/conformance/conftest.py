@@ -54,13 +54,13 @@ def raw(board_url):
 
 @pytest.fixture(scope="session")
 def model_a() -> bytes:
-    from hostlink.models.synth import tiny_int8_model
+    from hostlink.testing.synth_models import tiny_int8_model
 
     return tiny_int8_model(seed=1)
 
 
 @pytest.fixture(scope="session")
 def model_b() -> bytes:
-    from hostlink.models.synth import tiny_int8_model
+    from hostlink.testing.synth_models import tiny_int8_model
 
     return tiny_int8_model((1, 12, 12, 3), channels=12, seed=2)

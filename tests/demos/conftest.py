@@ -40,7 +40,7 @@ def calibration_clip(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_segmenter(tmp_path_factory):
     """A 16x16x3 -> 16x16x1 INT8 model ending in LOGISTIC (a segmentation-shaped graph, not trained)."""
-    from hostlink.models.synth import calibrated
+    from hostlink.testing.synth_models import calibrated
 
     def graph(g):
         x = g.input((1, 16, 16, 3), scale=1 / 128)

@@ -11,7 +11,7 @@ from hostlink.emulator.camera import open_camera
 from hostlink.emulator.link import EmulatorLink, parse_emu_url
 from hostlink.emulator.profiles import BOARD_NAMES, get_profile
 from hostlink.errors import ConfigError, ModelRefused
-from hostlink.models.synth import GraphBuilder, tiny_int8_model
+from hostlink.testing.synth_models import GraphBuilder, tiny_int8_model
 
 
 def _avgpool_model() -> bytes:

@@ -17,7 +17,7 @@ from hostlink import protocols as P
 from hostlink.emulator.firmware import build_host_port
 from hostlink.emulator.inference import LiteRTEngine
 from hostlink.framing import Deframer, encode_frame
-from hostlink.models.synth import tiny_int8_model
+from hostlink.testing.synth_models import tiny_int8_model
 from hostlink.protocols import messages as M
 from store_file import ALIGN, IMAGE_OFFSET, committed_slots, tear_keep
 

@@ -110,7 +110,7 @@ def tiny_files(tmp_path_factory):
     """A tiny INT8 model, a matching input tensor, an empty folder: cheap inputs the commands can take."""
     import numpy as np
 
-    from hostlink.models.synth import tiny_int8_model
+    from hostlink.testing.synth_models import tiny_int8_model
 
     root = tmp_path_factory.mktemp("fuzz_inputs")
     model = root / "tiny.tflite"

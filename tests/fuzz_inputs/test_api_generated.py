@@ -24,7 +24,7 @@ SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scope
 
 @pytest.fixture(scope="module")
 def dev():
-    from hostlink.models.synth import tiny_int8_model
+    from hostlink.testing.synth_models import tiny_int8_model
 
     d = hostlink.connect("emu:imx500")
     d.upload(tiny_int8_model(), name="tiny")
@@ -70,7 +70,7 @@ FORMATS = st.one_of(st.none(), st.sampled_from(["tflite", "edgetpu-tflite", "imx
 @settings(max_examples=40, **SETTINGS)
 @given(st.one_of(MODELS, st.just("TINY")), NAMES, FORMATS)
 def test_upload_with_generated_arguments(dev, model, name, fmt):
-    from hostlink.models.synth import tiny_int8_model
+    from hostlink.testing.synth_models import tiny_int8_model
 
     model = tiny_int8_model() if model == "TINY" else model
     info, err = _call(dev.upload, model, name=name, fmt=fmt)
@@ -93,7 +93,7 @@ def test_capture_counts_and_periods(dev, count, period_us):
 
 def _reload(dev):
     if not dev.model_info().loaded or dev.model.name != "tiny":
-        from hostlink.models.synth import tiny_int8_model
+        from hostlink.testing.synth_models import tiny_int8_model
 
         dev.upload(tiny_int8_model(), name="tiny")
 

@@ -2,7 +2,7 @@
 import pytest
 
 from hostlink.errors import ConfigError
-from hostlink.links.faulty import Faults, FaultyLink
+from hostlink.testing.faulty_link import Faults, FaultyLink
 from hostlink.links.pipe import pipe_pair
 
 

@@ -32,7 +32,7 @@ def test_pty_session_through_pyserial(serve_pty, tiny_model):
 
 
 def test_pty_large_result_is_fragmented_and_reassembled(serve_pty):
-    from hostlink.models.synth import tiny_int8_model
+    from hostlink.testing.synth_models import tiny_int8_model
 
     big = tiny_int8_model((1, 4, 4, 3), channels=2, classes=3000)  # 12 KB of float32 outputs; spresense frames carry 1 KiB
     served = serve_pty("spresense")

@@ -3,7 +3,7 @@ import pytest
 
 from hostlink.models import IMX500_OPS, BoardLimits, analyze, check
 from hostlink.models.admission import IMX500_TPC_V4_TO_TFLITE, fmt_bytes
-from hostlink.models.synth import GraphBuilder, tiny_float_model, tiny_int8_model
+from hostlink.testing.synth_models import GraphBuilder, tiny_float_model, tiny_int8_model
 from hostlink.protocols import ErrorCode
 
 KiB = 1024

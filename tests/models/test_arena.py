@@ -9,7 +9,7 @@ from tflite_micro import runtime
 from hostlink.errors import ModelFileError
 from hostlink.models import analyze, measure_arena
 from hostlink.models import arena as arena_mod
-from hostlink.models.synth import GraphBuilder, tiny_int8_model
+from hostlink.testing.synth_models import GraphBuilder, tiny_int8_model
 
 
 def _allocates(data: bytes, size: int) -> bool:

@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from hostlink.cli import main
-from hostlink.models.synth import tiny_float_model, tiny_int8_model
+from hostlink.testing.synth_models import tiny_float_model, tiny_int8_model
 
 
 @pytest.fixture

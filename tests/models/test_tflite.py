@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from hostlink.errors import ModelFileError
 from hostlink.models import analyze
-from hostlink.models.synth import GraphBuilder, tiny_float_model, tiny_int8_model
+from hostlink.testing.synth_models import GraphBuilder, tiny_float_model, tiny_int8_model
 
 
 def _same(size, stride):
@@ -212,7 +212,7 @@ def test_garbage_after_identifier_is_corrupt():
 
 def test_tinytracker_architecture_matches_the_paper_size():
     from hostlink.models import IMX500_OPS
-    from hostlink.models.synth import tinytracker_model
+    from hostlink.testing.synth_models import tinytracker_model
 
     data = tinytracker_model()
     _, out = _run_litert(data)

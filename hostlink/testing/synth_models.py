@@ -20,7 +20,7 @@ import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as fb
 
-from .tflite import TFLITE_IDENTIFIER
+from ..models.magic import TFLITE_IDENTIFIER
 
 _BUFFER_ALIGN = 16  # the converter aligns every weight buffer to 16 bytes; SIMD kernels expect it
 _ACT = {"NONE": fb.ActivationFunctionType.NONE, "RELU": fb.ActivationFunctionType.RELU,

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
-from .base import Link
+from ..links.base import Link
 
 
 @dataclass(frozen=True)
