@@ -279,3 +279,14 @@ def test_calibration_run_with_too_few_fixations_is_refused():
 class _Empty:
     def read(self):
         return None
+
+
+def test_doctor_problems_end_in_one_error_line_and_names_from_usb_are_escaped(mocker):
+    from hostlink.boards.doctor import Check
+
+    mocker.patch("hostlink.boards.doctor.run_checks", return_value=(
+        [Check("libusb", "fail", "not found", "pip install libusb-package"),
+         Check("port", "warn", "serial \x1b[2Jhidden", None)], []))
+    r = CliRunner().invoke(main, ["doctor"])
+    assert r.exit_code == 1 and "\x1b" not in r.output and "serial \\x1b[2Jhidden" in r.stdout
+    assert r.stderr.splitlines() == ["error: 1 check(s) failed: libusb", "  hint: fix them as shown above"]
