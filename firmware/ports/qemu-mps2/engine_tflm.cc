@@ -55,7 +55,10 @@ uint8_t g_inputs[HL_CFG_MAX_INPUTS][HL_MPS2_INPUT_BYTES] __attribute__((aligned(
 size_t g_input_bytes[HL_CFG_MAX_INPUTS];
 Slot g_slot[2];
 int g_active = -1;
-Resolver g_resolver;
+// built in place on first use: a static-duration resolver would register its destructor with
+// __cxa_atexit, which a bare-metal image that never exits has no use for
+alignas(Resolver) unsigned char g_resolver_storage[sizeof(Resolver)];
+Resolver* g_resolver;
 bool g_resolver_ok;
 char g_log[160];  // the last line tflite-micro logged: the reason for a refused model
 char g_msg[HL_CFG_TEXT_MAX + 1];
@@ -210,10 +213,13 @@ void Drop(int slot) {
 }  // namespace
 
 extern "C" hl_status_t hl_engine_admit(uint8_t slot, const uint8_t* image, size_t size, hl_model_info_t* info) {
-  if (!g_resolver_ok) {
+  if (g_resolver == nullptr) {
     RegisterDebugLogCallback(OnLog);
-    g_resolver_ok = AddOps(g_resolver);
-    if (!g_resolver_ok) return hl_core_refuse(HL_ERR_INTERNAL, "the op resolver cannot hold the board's op set");
+    g_resolver = new (g_resolver_storage) Resolver();
+    g_resolver_ok = AddOps(*g_resolver);
+  }
+  if (!g_resolver_ok) {
+    return hl_core_refuse(HL_ERR_INTERNAL, "the op resolver cannot hold the board's op set");
   }
   flatbuffers::Verifier verifier(image, size);
   if (size < 8u || !tflite::VerifyModelBuffer(verifier)) {
@@ -235,8 +241,8 @@ extern "C" hl_status_t hl_engine_admit(uint8_t slot, const uint8_t* image, size_
       const auto* oc = m->operator_codes()->Get(op->opcode_index());
       tflite::BuiltinOperator code = tflite::GetBuiltinCode(oc);
       bool have = code == tflite::BuiltinOperator_CUSTOM
-                      ? (oc->custom_code() != nullptr && g_resolver.FindOp(oc->custom_code()->c_str()) != nullptr)
-                      : g_resolver.FindOp(code) != nullptr;
+                      ? (oc->custom_code() != nullptr && g_resolver->FindOp(oc->custom_code()->c_str()) != nullptr)
+                      : g_resolver->FindOp(code) != nullptr;
       if (!have) AddName(missing, sizeof missing, OpName(oc));
       if (ComputesInFloat(m, sg, op)) AddName(float_ops, sizeof float_ops, OpName(oc));
     }
@@ -253,7 +259,7 @@ extern "C" hl_status_t hl_engine_admit(uint8_t slot, const uint8_t* image, size_
 
   Drop(slot);  // the candidate slot's previous interpreter served a model that is no longer active
   g_log[0] = '\0';
-  auto* interp = new (g_slot[slot].storage) tflite::MicroInterpreter(m, g_resolver, g_arenas[slot], HL_MPS2_ARENA_BYTES);
+  auto* interp = new (g_slot[slot].storage) tflite::MicroInterpreter(m, *g_resolver, g_arenas[slot], HL_MPS2_ARENA_BYTES);
   g_slot[slot].interpreter = interp;
   if (interp->AllocateTensors() != kTfLiteOk) {
     Drop(slot);

@@ -1,4 +1,6 @@
 /* startup.c: vector table and reset for the Cortex-M4F / Cortex-M7 qemu images. */
+#include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -12,6 +14,17 @@ void Reset_Handler(void);
 void Default_Handler(void);
 void SysTick_Handler(void);
 void UART0_RX_Handler(void);
+
+/* No heap in these images: every buffer is static. newlib's printf family links malloc for the
+ * streams that grow (asprintf); the fixed-buffer snprintf the engine uses never calls it, and if
+ * anything did, it gets NULL here rather than memory carved out of the stack. */
+void *_sbrk(ptrdiff_t incr);
+void *_sbrk(ptrdiff_t incr)
+{
+    (void)incr;
+    errno = ENOMEM;
+    return (void *)-1;
+}
 
 void Default_Handler(void)
 {
