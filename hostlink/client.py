@@ -568,7 +568,7 @@ class Device:
             oldest = next(iter(in_flight.values()))
             rto = self._deadline_s(wire_bytes=flying + len(in_flight) * (P.OVERHEAD + _ACK_FRAME_BYTES))
             if srtt is not None:
-                rto = min(rto, backoff * max(RTO_FLOOR_S, srtt + 4 * rttvar))
+                rto = min(rto, backoff * max(RTO_FLOOR_S * self.timeouts.scale, srtt + 4 * rttvar))
             deadline = min(oldest.sent_at + rto, last_progress + stall_s + 1e-3)
             if give_up_at is not None:
                 deadline = min(deadline, give_up_at + 1e-3)
