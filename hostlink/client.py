@@ -22,6 +22,7 @@ import numpy as np
 from . import fastcodec
 from . import protocols as P
 from .config import DEFAULT_TIMEOUTS, Timeouts
+from .device_handle import DeviceHandle
 from .errors import ConfigError, DeviceError, LinkError, LinkTimeout, ModelFileError, ModelRefused, ProtocolError
 from .framing import Deframer, RawFrame, encode_frame
 from .links.base import Link
@@ -109,13 +110,13 @@ def read_model_file(path: str | Path) -> bytes:
     return data
 
 
-class Device:
+class Device(DeviceHandle):
     """A connected board. Use ``hostlink.connect(url)`` rather than building one directly."""
 
     def __init__(self, link: Link, *, timeouts: Timeouts = DEFAULT_TIMEOUTS,
                  trace: Callable[[str, RawFrame], None] | None = None,
                  opener: Callable[[], Link] | None = None, upload_policy: UploadPolicy | None = None):
-        self.link = link
+        super().__init__(link)
         self.timeouts = timeouts
         self.upload_policy = upload_policy or UploadPolicy()
         self.trace = trace
@@ -124,35 +125,12 @@ class Device:
         self.model: ModelInfo | None = None
         self.stats = collections.Counter()
         self._opener = opener
-        #: called once when the device is closed (a farm lease releases its place here)
-        self.on_close: list[Callable[[], None]] = []
-        self.farm_lease = None  # the labgrid place this device was reached through, if any
         self._deframer = Deframer(HOST_MAX_PAYLOAD)
         self._ready: collections.deque[RawFrame] = collections.deque()
         self._fragments: dict[tuple[int, int], bytearray] = {}
         self._seq = 0
 
-    @property
-    def emulated_board(self):
-        """The software board behind this device (a hostlink.timeline.BoardTimeline: its timeline,
-        clock and power profile, for emulated monitors), or None for a real board."""
-        return self.link.emulated_board
-
-    # ------------------------------------------------------------------ lifecycle
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self) -> None:
-        try:
-            self.link.close()
-        finally:
-            hooks, self.on_close = self.on_close, []
-            for hook in hooks:
-                hook()
-
+    # ------------------------------------------------------------------ lifecycle (DeviceHandle)
     def reconnect(self) -> DeviceInfo:
         """Close and reopen the link (after a board reset or replug) and say HELLO again."""
         if self._opener is None:

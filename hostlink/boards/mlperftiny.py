@@ -21,6 +21,7 @@ import urllib.parse
 import numpy as np
 
 from ..config import DEFAULT_TIMEOUTS, Timeouts
+from ..device_handle import DeviceHandle
 from ..errors import ConfigError, DeviceError, LinkTimeout
 from ..protocols import mlperftiny as P
 from ..types import CaptureResult, DeviceInfo, ModelInfo, StageTiming, TensorSpec
@@ -31,38 +32,18 @@ from .registry import Board, UsbId
 BAUDRATE = 115200
 
 
-class MlperfTinyDevice:
+class MlperfTinyDevice(DeviceHandle):
     """An MLPerf Tiny DUT behind a Link, with the protocol-v1 client's interface."""
 
     def __init__(self, link, *, timeouts: Timeouts = DEFAULT_TIMEOUTS, trace=None):
-        self.link = link
+        super().__init__(link)
         self.timeouts = timeouts
         self.trace = trace
         self.info: DeviceInfo | None = None
         self.model: ModelInfo | None = None
         self.mode: str | None = None  # "performance" | "energy"
-        self.on_close: list = []
-        self.farm_lease = None
         self.logs: list[str] = []
         self._pending = bytearray()
-
-    @property
-    def emulated_board(self):
-        return self.link.emulated_board
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self) -> None:
-        try:
-            self.link.close()
-        finally:
-            hooks, self.on_close = self.on_close, []
-            for hook in hooks:
-                hook()
 
     # ------------------------------------------------------------------ the line protocol
     def _lines_until_ready(self, deadline: float, what: str) -> list[str]:
@@ -217,6 +198,8 @@ def _parse_emu(url: str) -> dict:
 
 def open_device(url: str, *, baudrate: int | None = None, timeouts: Timeouts = DEFAULT_TIMEOUTS, trace=None,
                 **_) -> MlperfTinyDevice:
+    """A device for the DUT at ``url`` (a tty, socket://, or emu:mlperftiny[?...]), not yet asked
+    anything: ``hostlink.connect(url, board="mlperftiny")`` opens it and says hello."""
     if url.startswith("emu:"):
         from ..emulator.mlperftiny import MlperfTinyEmulatorLink
 
@@ -225,13 +208,7 @@ def open_device(url: str, *, baudrate: int | None = None, timeouts: Timeouts = D
         from ..links import open_link
 
         link = open_link(url, baudrate=baudrate or BAUDRATE)
-    dev = MlperfTinyDevice(link, timeouts=timeouts, trace=trace)
-    try:
-        dev.hello()
-    except BaseException:
-        dev.close()
-        raise
-    return dev
+    return MlperfTinyDevice(link, timeouts=timeouts, trace=trace)  # hostlink.connect says hello
 
 
 def serve_emulator(emit, **options):

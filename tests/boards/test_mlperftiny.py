@@ -242,5 +242,5 @@ def test_a_board_that_is_not_a_dut_is_named_with_a_timeout(monkeypatch):
     from hostlink.config import Timeouts
 
     with pytest.raises(hostlink.errors.LinkTimeout, match="no MLPerf Tiny DUT answered"):
-        board.open_device("loop://", timeouts=Timeouts(hello_s=0.2))
+        hostlink.connect("loop://", board="mlperftiny", timeouts=Timeouts(hello_s=0.2))
     assert issubclass(DeviceError, hostlink.errors.HostlinkError)
