@@ -43,6 +43,8 @@ if git -C "$TFLM" rev-parse HEAD >/dev/null 2>&1; then
         die "$TFLM is at $have, not the pinned $TFLM_COMMIT: git -C $TFLM checkout $TFLM_COMMIT (or HL_TFLM_ANY_COMMIT=1)"
 fi
 command -v arm-none-eabi-gcc >/dev/null || die "arm-none-eabi-gcc is missing: sh tools/setup-firmware-toolchain.sh"
+echo '#include <cstddef>' | arm-none-eabi-g++ -x c++ -fsyntax-only - 2>/dev/null || \
+    die "arm-none-eabi-g++ has no C++ library headers: apt-get install libstdc++-arm-none-eabi-newlib"
 # tflite-micro's Makefile runs `python3` at parse time, its example rules needing numpy and Pillow
 # (generate_cc_arrays.py): use the project's venv for that when it is there.
 PY=${HL_TFLM_PYTHON:-}
