@@ -7,11 +7,11 @@
  *   link      a serial device (CONFIG_EXAMPLES_HOSTLINK_DEVPATH), raw mode, poll() for timeouts
  *   clock     clock_gettime(CLOCK_MONOTONIC)
  *   markers   the stage id on three GPIOs (CONFIG_EXAMPLES_HOSTLINK_MARKER_PIN0..2)
- *   models    staging.bin / active.bin in the SPI-flash file system; activation reads the verified
- *             image into the one RAM copy TFLM runs from and, only if the runtime accepts it,
- *             renames staging.bin over active.bin. On a refusal the old image is read back into
- *             RAM and its runtime rebuilt, so the active model is unchanged (at the cost of that
- *             reload: RAM holds one model)
+ *   models    the core's power-safe two-slot store in store.bin on the SPI-flash file system,
+ *             erased and programmed in place with fsync after every write (no rename). The check
+ *             reads the verified image into the one RAM copy TFLM runs from; on a refusal the
+ *             running image is read back from its slot and its runtime rebuilt, so the active
+ *             model is unchanged (at the cost of that reload: RAM holds one model)
  *   camera    ISX012/ISX019 through /dev/video, QVGA UYVY, converted and resized to the model's
  *             input by the shared preprocessing (ports/common/hl_preprocess.c)
  *   inference tflmrt (tflm_runtime_*), one CPU
@@ -68,8 +68,10 @@ static struct {
     char staging[96];
     char active[96];
     int staging_fd;
+    int store_fd;
     uint32_t active_size;
-} g = {.link = -1, .video = -1, .staging_fd = -1};
+    uint32_t active_offset; /* HL_PORT_HAS_STORAGE: where the running image lies in the store */
+} g = {.link = -1, .video = -1, .staging_fd = -1, .store_fd = -1};
 
 static const hl_memory_region_t memory[] = {
     {"main_core_sram", HL_SPRESENSE_APP_RAM}, {"sram", 1536u * 1024u}, {"spi_flash", 8u * 1024u * 1024u}};
@@ -147,6 +149,86 @@ static hl_status_t fail_errno(hl_status_t code, const char *what)
     return hl_core_refuse(code, msg);
 }
 
+#if HL_PORT_HAS_STORAGE
+/* The model store's region: store.bin in the SPI-flash file system, created at its full size and
+ * erased (0xFF) on first start, then only ever erased and programmed in place by the core's store
+ * (core/src/hl_store.c): no rename, no file replaced. Every write is followed by fsync(), so a
+ * call that returned HL_OK survives a power cut; a torn write is caught by the core's CRCs. */
+#define STORE_BLOCK 4096u
+/* a slot holds the largest model plus the core's header and commit records */
+#define STORE_SLOT ((((uint32_t)MODEL_MAX + 2u * STORE_BLOCK - 1u) / STORE_BLOCK) * STORE_BLOCK)
+static const hl_storage_geometry_t geometry = {
+    .size = 2u * STORE_SLOT, .erase_block = STORE_BLOCK, .write_align = 16u, .erased = 0xFFu};
+
+const hl_storage_geometry_t *hl_port_storage_geometry(void) { return &geometry; }
+
+static bool in_region(uint32_t offset, size_t len) { return offset <= geometry.size && len <= geometry.size - offset; }
+
+static hl_status_t store_io(bool write_it, uint32_t offset, uint8_t *data, size_t len)
+{
+    if (g.store_fd < 0) {
+        return hl_core_refuse(HL_ERR_INTERNAL, "the model store file is not open");
+    }
+    while (len > 0) {
+        ssize_t n = write_it ? pwrite(g.store_fd, data, len, (off_t)offset) : pread(g.store_fd, data, len, (off_t)offset);
+        if (n <= 0) {
+            return fail_errno(HL_ERR_INTERNAL, write_it ? "write store.bin" : "read store.bin");
+        }
+        data += n;
+        offset += (uint32_t)n;
+        len -= (size_t)n;
+    }
+    if (write_it && fsync(g.store_fd) != 0) {
+        return fail_errno(HL_ERR_INTERNAL, "fsync store.bin");
+    }
+    return HL_OK;
+}
+
+hl_status_t hl_port_storage_erase(uint32_t offset, uint32_t len)
+{
+    static uint8_t ones[512];
+    if (!in_region(offset, len) || offset % STORE_BLOCK != 0u || len % STORE_BLOCK != 0u) {
+        return hl_core_refuse(HL_ERR_INTERNAL, "model store erase outside the region or not block-aligned");
+    }
+    memset(ones, 0xFF, sizeof ones);
+    for (uint32_t done = 0; done < len; done += sizeof ones) {
+        if (pwrite(g.store_fd, ones, sizeof ones, (off_t)(offset + done)) != (ssize_t)sizeof ones) {
+            return fail_errno(HL_ERR_INTERNAL, "erase store.bin");
+        }
+    }
+    return fsync(g.store_fd) == 0 ? HL_OK : fail_errno(HL_ERR_INTERNAL, "fsync store.bin");
+}
+
+hl_status_t hl_port_storage_write(uint32_t offset, const uint8_t *data, size_t len)
+{
+    if (!in_region(offset, len)) {
+        return hl_core_refuse(HL_ERR_INTERNAL, "model store write outside the region");
+    }
+    return store_io(true, offset, (uint8_t *)(uintptr_t)data, len);
+}
+
+hl_status_t hl_port_storage_read(uint32_t offset, uint8_t *data, size_t len)
+{
+    if (!in_region(offset, len)) {
+        return hl_core_refuse(HL_ERR_INTERNAL, "model store read outside the region");
+    }
+    return store_io(false, offset, data, len);
+}
+
+/* store.bin at its full size, every byte erased, the first time; afterwards as it was left */
+static int open_store(const char *path)
+{
+    g.store_fd = open(path, O_RDWR | O_CREAT, 0644);
+    struct stat st;
+    if (g.store_fd < 0 || fstat(g.store_fd, &st) != 0) {
+        return -1;
+    }
+    if ((uint32_t)st.st_size != geometry.size) {
+        return hl_port_storage_erase(0, geometry.size) == HL_OK ? 0 : -1;
+    }
+    return 0;
+}
+#else
 hl_status_t hl_port_staging(hl_staging_op_t op, uint32_t offset, uint8_t *data, size_t len)
 {
     if (op == HL_STAGING_OPEN) {
@@ -177,6 +259,9 @@ hl_status_t hl_port_staging(hl_staging_op_t op, uint32_t offset, uint8_t *data, 
     return HL_OK;
 }
 
+#endif
+
+#if !HL_PORT_HAS_STORAGE
 static int load_file(const char *path, uint32_t size)
 {
     int fd = open(path, O_RDONLY);
@@ -195,6 +280,7 @@ static int load_file(const char *path, uint32_t size)
     close(fd);
     return 0;
 }
+#endif
 
 static uint8_t dtype_of(TfLiteType t)
 {
@@ -225,14 +311,104 @@ static bool describe(const TfLiteTensor *t, const char *kind, int index, hl_tens
     return hl_tensor_bytes(s) <= INPUT_MAX || strcmp(kind, "output") == 0;
 }
 
-/* Rebuild the runtime on active.bin after a refused candidate clobbered the RAM copy. */
+/* Read the running model's image back into the RAM copy TFLM runs from. */
+static int load_active(void)
+{
+#if HL_PORT_HAS_STORAGE
+    return store_io(false, g.active_offset, g_model, g.active_size) == HL_OK ? 0 : -1;
+#else
+    return load_file(g.active, g.active_size);
+#endif
+}
+
+/* Rebuild the runtime on the running model after a refused candidate clobbered the RAM copy. */
 static void restore_active(void)
 {
-    if (g.loaded && load_file(g.active, g.active_size) == 0) {
+    if (g.loaded && load_active() == 0) {
         g.loaded = tflm_runtime_initialize(&g.rt, g_model, CONFIG_EXAMPLES_HOSTLINK_ARENA) == 0;
     }
 }
 
+/* The candidate image is in g_model (the previous runtime already finalized): build its runtime,
+ * describe its tensors, time one forward on zeros. On any refusal the running model is restored. */
+static hl_status_t admit_ram(hl_model_info_t *info, tflm_runtime_t *rt)
+{
+    if (tflm_runtime_initialize(rt, g_model, CONFIG_EXAMPLES_HOSTLINK_ARENA) != 0) {
+        restore_active();
+        return hl_core_refuse(HL_ERR_MODEL_OP_UNSUPPORTED, "tflmrt refused the model: an op it lacks, or an arena "
+                                                           "larger than CONFIG_EXAMPLES_HOSTLINK_ARENA");
+    }
+    int n_in = tflm_runtime_input_num(rt);
+    int n_out = tflm_runtime_output_num(rt);
+    bool ok = n_in >= 1 && n_in <= (int)HL_CFG_MAX_INPUTS && n_out >= 1 && n_out <= (int)HL_CFG_MAX_OUTPUTS;
+    for (int i = 0; ok && i < n_in; i++) {
+        ok = describe(tflm_runtime_input_variable(rt, (unsigned char)i), "input", i, &info->inputs[i]);
+    }
+    for (int i = 0; ok && i < n_out; i++) {
+        ok = describe(tflm_runtime_output_variable(rt, (unsigned char)i), "output", i, &info->outputs[i]);
+    }
+    if (!ok) {
+        tflm_runtime_finalize(rt);
+        restore_active();
+        return hl_core_refuse(HL_ERR_MODEL_OP_UNSUPPORTED, "tensors this firmware cannot stage or describe");
+    }
+    info->n_inputs = (uint8_t)n_in;
+    info->n_outputs = (uint8_t)n_out;
+    /* one warm-up forward on zeros (the sensor scratch, not the host's staged inputs): the board's
+     * own inference time for the host's deadlines */
+    const void *inputs[HL_CFG_MAX_INPUTS];
+    memset(g_sensor_input, 0, sizeof g_sensor_input);
+    for (int i = 0; i < n_in; i++) {
+        inputs[i] = g_sensor_input;
+    }
+    uint64_t t0 = hl_port_time_us();
+    if (tflm_runtime_forward(rt, inputs, (unsigned char)n_in) != 0) {
+        tflm_runtime_finalize(rt);
+        restore_active();
+        return hl_core_refuse(HL_ERR_INFERENCE_FAILED, "the warm-up inference failed");
+    }
+    uint32_t infer_us = (uint32_t)(hl_port_time_us() - t0);
+    info->arena_bytes = CONFIG_EXAMPLES_HOSTLINK_ARENA;
+    info->macs = 0; /* tflmrt does not expose the graph; MODEL_INFO says 0 = not counted on board */
+    info->expected_frame_us = CAMERA_US + PREPROCESS_US + infer_us;
+    strncpy(info->engine, "cortex-m4f tflm (tflmrt)", sizeof info->engine - 1);
+    return HL_OK;
+}
+
+#if HL_PORT_HAS_STORAGE
+/* RAM holds one model, so the check builds the candidate's runtime in place of the running one and
+ * rebuilds the running one from the store when it refuses. Between a passing check and the switch
+ * the core only writes the slot's records; no frame runs in between. */
+hl_status_t hl_port_model_check(uint32_t offset, hl_model_info_t *info)
+{
+    if (info->size > MODEL_MAX) {
+        return hl_core_refuse(HL_ERR_MODEL_TOO_LARGE, "the model does not fit the RAM copy TFLM runs from "
+                                                      "(CONFIG_EXAMPLES_HOSTLINK_MODEL_MAX)");
+    }
+    if (g.loaded) {
+        tflm_runtime_finalize(&g.rt);
+    }
+    if (store_io(false, offset, g_model, info->size) != HL_OK) {
+        restore_active();
+        return fail_errno(HL_ERR_INTERNAL, "cannot read the candidate image back");
+    }
+    tflm_runtime_t rt;
+    hl_status_t st = admit_ram(info, &rt);
+    if (st != HL_OK) {
+        return st;
+    }
+    g.rt = rt;
+    g.loaded = true;
+    return HL_OK;
+}
+
+hl_status_t hl_port_model_switch(uint32_t offset, const hl_model_info_t *info)
+{
+    g.active_offset = offset; /* the runtime the check built is the one that runs from now on */
+    g.active_size = info->size;
+    return g.loaded ? HL_OK : hl_core_refuse(HL_ERR_INTERNAL, "no runtime for the checked model");
+}
+#else
 hl_status_t hl_port_model_activate(hl_model_info_t *info)
 {
     if (g.staging_fd >= 0) {
@@ -248,40 +424,10 @@ hl_status_t hl_port_model_activate(hl_model_info_t *info)
         return fail_errno(HL_ERR_INTERNAL, "cannot read staging.bin back");
     }
     tflm_runtime_t rt;
-    if (tflm_runtime_initialize(&rt, g_model, CONFIG_EXAMPLES_HOSTLINK_ARENA) != 0) {
-        restore_active();
-        return hl_core_refuse(HL_ERR_MODEL_OP_UNSUPPORTED, "tflmrt refused the model: an op it lacks, or an arena "
-                                                           "larger than CONFIG_EXAMPLES_HOSTLINK_ARENA");
+    hl_status_t st = admit_ram(info, &rt);
+    if (st != HL_OK) {
+        return st;
     }
-    int n_in = tflm_runtime_input_num(&rt);
-    int n_out = tflm_runtime_output_num(&rt);
-    bool ok = n_in >= 1 && n_in <= (int)HL_CFG_MAX_INPUTS && n_out >= 1 && n_out <= (int)HL_CFG_MAX_OUTPUTS;
-    for (int i = 0; ok && i < n_in; i++) {
-        ok = describe(tflm_runtime_input_variable(&rt, (unsigned char)i), "input", i, &info->inputs[i]);
-    }
-    for (int i = 0; ok && i < n_out; i++) {
-        ok = describe(tflm_runtime_output_variable(&rt, (unsigned char)i), "output", i, &info->outputs[i]);
-    }
-    if (!ok) {
-        tflm_runtime_finalize(&rt);
-        restore_active();
-        return hl_core_refuse(HL_ERR_MODEL_OP_UNSUPPORTED, "tensors this firmware cannot stage or describe");
-    }
-    info->n_inputs = (uint8_t)n_in;
-    info->n_outputs = (uint8_t)n_out;
-    /* one warm-up forward on zeros: the board's own inference time for the host's deadlines */
-    const void *inputs[HL_CFG_MAX_INPUTS];
-    for (int i = 0; i < n_in; i++) {
-        memset(g_host_inputs[i], 0, hl_tensor_bytes(&info->inputs[i]));
-        inputs[i] = g_host_inputs[i];
-    }
-    uint64_t t0 = hl_port_time_us();
-    if (tflm_runtime_forward(&rt, inputs, (unsigned char)n_in) != 0) {
-        tflm_runtime_finalize(&rt);
-        restore_active();
-        return hl_core_refuse(HL_ERR_INFERENCE_FAILED, "the warm-up inference failed");
-    }
-    uint32_t infer_us = (uint32_t)(hl_port_time_us() - t0);
     /* the point of no return: the verified image becomes the active file */
     if (rename(g.staging, g.active) != 0) {
         tflm_runtime_finalize(&rt);
@@ -291,12 +437,9 @@ hl_status_t hl_port_model_activate(hl_model_info_t *info)
     g.rt = rt;
     g.loaded = true;
     g.active_size = info->size;
-    info->arena_bytes = CONFIG_EXAMPLES_HOSTLINK_ARENA;
-    info->macs = 0; /* tflmrt does not expose the graph; MODEL_INFO says 0 = not counted on board */
-    info->expected_frame_us = CAMERA_US + PREPROCESS_US + infer_us;
-    strncpy(info->engine, "cortex-m4f tflm (tflmrt)", sizeof info->engine - 1);
     return HL_OK;
 }
+#endif
 
 /* ------------------------------------------------------------------------------ frames */
 hl_status_t hl_port_tensor(hl_tensor_kind_t kind, uint8_t index, uint8_t **data, size_t *len)
@@ -419,8 +562,16 @@ int main(int argc, char *argv[])
     (void)argc;
     (void)argv;
     mkdir(CONFIG_EXAMPLES_HOSTLINK_MODEL_DIR, 0777);
+#if HL_PORT_HAS_STORAGE
+    snprintf(g.staging, sizeof g.staging, "%s/store.bin", CONFIG_EXAMPLES_HOSTLINK_MODEL_DIR);
+    if (open_store(g.staging) != 0) {
+        fprintf(stderr, "hostlink: cannot open %s: errno %d\n", g.staging, errno);
+        return 1;
+    }
+#else
     snprintf(g.staging, sizeof g.staging, "%s/staging.bin", CONFIG_EXAMPLES_HOSTLINK_MODEL_DIR);
     snprintf(g.active, sizeof g.active, "%s/active.bin", CONFIG_EXAMPLES_HOSTLINK_MODEL_DIR);
+#endif
     for (int bit = 0; bit < 3; bit++) {
         if (marker_pins[bit] != 0) {
             board_gpio_config(marker_pins[bit], 0, false, true, PIN_FLOAT);
