@@ -61,7 +61,10 @@ def convert(ctx, model, target, out_dir, samples, env_dir, timeout_s, as_json):
     out = out_dir or Path("build") / "imx500" / name
     log = (lambda msg: None) if as_json else (lambda msg: err_console.print(f"[dim]{msg}[/]"))
     with err_console.status(f"converting {name} for the IMX500", spinner="dots") if not as_json else _null():
-        res = ic.convert(model, out, samples=samples or ic.DEFAULT_SAMPLES, env=env, timeout_s=timeout_s, log=log)
+        from ..datasets.representative import representative_set
+
+        rep = representative_set(name, samples or ic.DEFAULT_SAMPLES)
+        res = ic.convert(model, out, rep, env=env, timeout_s=timeout_s, log=log)
     summary = res.summary()
     if as_json:
         echo_json(summary)

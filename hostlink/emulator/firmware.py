@@ -22,10 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..checkout import source_checkout
 from ..errors import ConfigError, LinkError
 
-#: firmware/ in a source checkout (hostlink/emulator/firmware.py -> repo root).
-FIRMWARE_DIR = Path(__file__).resolve().parent.parent.parent / "firmware"
+#: firmware/ in the source checkout at hand (hostlink.checkout), or where an editable install's
+#: would be; building it from an installed wheel outside a checkout is refused with that fix.
+FIRMWARE_DIR = (source_checkout() or Path(__file__).resolve().parents[2]) / "firmware"
 #: How long hl-host may take to start its helper and print its pty path.
 START_TIMEOUT_S = 60.0
 _SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:|SUMMARY: UndefinedBehavior")

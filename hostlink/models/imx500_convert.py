@@ -27,10 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checkout import checkout_path, source_checkout
 from ..errors import ConfigError, HostlinkError
 
 MODELS = ("tinytracker", "tinytrackers", "qsegment")
-REPO_ROOT = Path(__file__).resolve().parents[2]
+#: The source checkout the toolchain venv, trained weights and model definitions live in (None when
+#: hostlink runs from an installed wheel outside one: the flows below then say so).
+REPO_ROOT = source_checkout()
 WORKER = Path(__file__).with_name("imx500_worker.py")
 #: MCT's statistics pass; the paper's TFLite PTQ used ~500 samples, MCT is content with fewer.
 DEFAULT_SAMPLES = 300
@@ -57,7 +60,7 @@ class Imx500Env:
 
 def find_env(path: str | os.PathLike | None = None) -> Imx500Env:
     """The IMX500 toolchain venv: ``path``, else $HOSTLINK_IMX500_VENV, else <repo>/.venv-imx500."""
-    root = Path(path or os.environ.get("HOSTLINK_IMX500_VENV") or REPO_ROOT / ".venv-imx500")
+    root = Path(path or os.environ.get("HOSTLINK_IMX500_VENV") or checkout_path(".venv-imx500", what="the default IMX500 toolchain venv"))
     env = Imx500Env(root)
     if not env.python.exists() or not env.imxconv.exists():
         raise ConfigError(f"no IMX500 toolchain at {root} (needs bin/python and bin/imxconv-tf)",
@@ -85,23 +88,11 @@ def weights_for(spec: str, build_dir: Path | None = None) -> tuple[str, Path]:
     name = model_name(spec)
     path = Path(spec)
     if not (path.name.endswith(".weights.npz") and path.exists()):
-        path = (build_dir or REPO_ROOT / "build" / "models") / f"{name}.weights.npz"
+        path = (build_dir or checkout_path("build", "models", what="trained weights (make models)")) / f"{name}.weights.npz"
     if not path.exists():
         raise ConfigError(f"no trained weights for {name} at {path}",
                           hint="run `make models` (tools/models/build.py writes build/models/NAME.weights.npz)")
     return name, path
-
-
-def representative_set(name: str, n: int, seed: int = 1) -> np.ndarray:
-    """Float inputs like the training data (synthetic generators), for MCT's statistics."""
-    from ..datasets import synthetic
-    from ..datasets.facegrid import gaze_inputs
-
-    if name == "qsegment":
-        return synthetic.fundus_samples(n, seed).images.astype(np.float32) / 127.5 - 1.0
-    size, grey = (112, False) if name == "tinytracker" else (96, True)
-    s = synthetic.gaze_samples(n, seed, size=size, grey=grey)
-    return gaze_inputs(s.faces, s.boxes)
 
 
 _SIZE = re.compile(r"^\s*([0-9.]+)\s*([KMG]?B)\s*$", re.IGNORECASE)
@@ -161,21 +152,24 @@ def _tool_error(text: str) -> str:
     return " | ".join(tail) or "no output"
 
 
-def convert(spec: str, out_dir: str | os.PathLike, samples: int = DEFAULT_SAMPLES, env: Imx500Env | None = None,
+def convert(spec: str, out_dir: str | os.PathLike, representative: np.ndarray, env: Imx500Env | None = None,
             build_dir: Path | None = None, arch_dir: Path | None = None, timeout_s: float = 1800,
             log=print) -> Imx500Result:
-    """Quantize (MCT) and convert (imxconv-tf) bundled model ``spec`` into ``out_dir``."""
+    """Quantize (MCT) and convert (imxconv-tf) bundled model ``spec`` into ``out_dir``.
+
+    ``representative``: float inputs like the training data, for MCT's statistics
+    (``hostlink.datasets.representative.representative_set`` makes them from the generators)."""
     env = env or find_env()
     name, weights = weights_for(spec, build_dir)
-    arch_dir = Path(arch_dir or REPO_ROOT / "tools" / "models")
+    arch_dir = Path(arch_dir or checkout_path("tools", "models", what="the model definitions (tools/models)"))
     if not (arch_dir / "tinytracker.py").exists():
         raise ConfigError(f"model definitions not found in {arch_dir}",
                           hint="run from a hostlink source checkout (tools/models/)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rep_path = out / f"{name}_representative.npy"
-    log(f"representative set: {samples} synthetic samples")
-    np.save(rep_path, representative_set(name, samples).astype(np.float32))
+    log(f"representative set: {len(representative)} samples")
+    np.save(rep_path, np.asarray(representative, np.float32))
 
     log(f"MCT post-training quantization (IMX500 TPC) in {env.root}")
     proc = _run([env.python, WORKER, "--arch-dir", arch_dir, "--model", name, "--weights", weights,

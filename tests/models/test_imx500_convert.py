@@ -71,9 +71,11 @@ def test_imx500_without_the_toolchain_points_at_make(tmp_path):
 
 
 def test_representative_sets_match_the_model_inputs():
-    assert ic.representative_set("tinytracker", 2).shape == (2, 112, 112, 5)
-    assert ic.representative_set("tinytrackers", 2).shape == (2, 96, 96, 3)
-    q = ic.representative_set("qsegment", 2)
+    from hostlink.datasets.representative import representative_set
+
+    assert representative_set("tinytracker", 2).shape == (2, 112, 112, 5)
+    assert representative_set("tinytrackers", 2).shape == (2, 96, 96, 3)
+    q = representative_set("qsegment", 2)
     assert q.shape == (2, 96, 96, 3) and q.min() >= -1 and q.max() <= 1
 
 
