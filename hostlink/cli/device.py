@@ -130,7 +130,9 @@ def _result_json(r):
 @click.option("--period-ms", type=Number(float, min=0, max=60_000, example="10"), default=0.0,
               help="Frame period on the board clock (0: back to back).")
 @click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False),
-              help="Run on this host tensor (.npy: float values are quantized with the input's scale) instead of the sensor.")
+              help="Run on this host tensor (.npy of the model's exact input shape) instead of the sensor: integers are "
+                   "taken as quantized values, floats are quantized with the input's scale and zero point; values the "
+                   "input cannot hold are refused, never wrapped.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def capture(ctx, count, period_ms, input_path, as_json):
