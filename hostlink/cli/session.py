@@ -119,13 +119,16 @@ def run(ctx, plan_file, boards, monitors, model, warmup, frames, min_window_s, w
 @click.argument("folder", type=click.Path(file_okay=False, exists=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--spare", "spares", multiple=True, metavar="URL", type=PortURL(),
+              help="A board to finish on when a board of the session is gone (e.g. labgrid://PLACE); "
+                   "used for a board of the same kind. Repeat for more.")
 @click.pass_context
-def resume(ctx, folder, as_json, no_progress):
+def resume(ctx, folder, as_json, no_progress, spares):
     """Continue an interrupted or failed session: run only the windows it is missing."""
     from ..session import resume_session
 
     store, summary = resume_session(folder, progress=not no_progress and sys.stderr.isatty(),
-                                    console=err_console, connect=_connector(ctx))
+                                    console=err_console, connect=_connector(ctx), spares=list(spares))
     if as_json:
         echo_json(_json_summary(summary))
     else:

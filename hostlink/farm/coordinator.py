@@ -158,7 +158,7 @@ class Coordinator:
 
     def _resource(self, exporter, group, name) -> Resource | None:
         entry = self.session.resources.get(exporter, {}).get(group, {}).get(name)
-        if entry is None:
+        if entry is None or "cls" not in entry.data:  # an exporter that left leaves empty entries
             return None
         return Resource(exporter, group, name, entry.cls, dict(entry.args), bool(entry.avail), entry.acquired)
 
@@ -175,7 +175,7 @@ class Coordinator:
             for exporter, groups in self.session.resources.items():
                 for group, entries in groups.items():
                     for rname, entry in entries.items():
-                        if p.getmatch((exporter, group, entry.cls, rname)) is not None:
+                        if "cls" in entry.data and p.getmatch((exporter, group, entry.cls, rname)) is not None:
                             found.append(self._resource(exporter, group, rname))
         matches = tuple("/".join(x for x in (m.exporter, m.group, m.cls, m.name) if x) for m in p.matches)
         return Place(p.name, dict(p.tags), p.acquired or None, tuple(found), matches)

@@ -113,7 +113,7 @@ class FarmExport:
         self._threads: list[threading.Thread] = []
         self._tmp = tempfile.TemporaryDirectory(prefix="hostlink-farm-")
 
-    def _serve_board(self, kind: str, group: str) -> ExportedBoard:
+    def _serve_board(self, kind: str, opts: dict, group: str) -> ExportedBoard:
         from ..emulator.board import EmulatedBoard
         from ..emulator.server import serve_tcp
         from ..power.fake_ppk2 import FAKE_METADATA, FakePpk2, TimelineSource
@@ -121,9 +121,10 @@ class FarmExport:
         made: dict = {}
         ready = threading.Event()
         address: dict = {}
+        opts = {"camera": self.camera, "realtime": self.realtime, **opts}
 
         def factory(emit):
-            made["board"] = EmulatedBoard(kind, emit, camera=self.camera, realtime=self.realtime)
+            made["board"] = EmulatedBoard(kind, emit, **opts)
             return made["board"]
 
         def on_ready(url):
@@ -164,10 +165,16 @@ class FarmExport:
         return {e.group: {"board": port(e.board_port), "monitor": port(e.monitor_port)} for e in self.exported}
 
     def start(self, *, create_places: bool = False) -> None:
+        from ..emulator.link import parse_emu_url
+        from ..emulator.profiles import get_profile
+
+        specs = [parse_emu_url("emu:" + spec) for spec in self.boards]  # all checked before any starts
+        for kind, _ in specs:
+            get_profile(kind)
         counts: dict[str, int] = {}
-        for kind in self.boards:
+        for kind, opts in specs:
             counts[kind] = counts.get(kind, 0) + 1
-            self.exported.append(self._serve_board(kind, f"{self.name}-{kind}-{counts[kind]}"))
+            self.exported.append(self._serve_board(kind, opts, f"{self.name}-{kind}-{counts[kind]}"))
         path = Path(self._tmp.name) / "exporter.yaml"
         path.write_text(yaml.safe_dump(self.config(), sort_keys=False))
         self.proc = subprocess.Popen(exporter_command(self.coordinator, self.name, path),

@@ -6,7 +6,8 @@ A plan is YAML (``hostlink session run PLAN.yaml``) or the same fields given as 
     model: tinytracker_int8.tflite      # a path, or a model bundled in hostlink/data/models
     boards:
       - port: emu:imx500                # what hostlink.connect() accepts
-        monitor: emulated://ppk2        # see hostlink.power.open_monitor
+        monitor: emulated://ppk2        # see hostlink.power.open_monitor (default: this one, or a
+                                        # labgrid://PLACE's own monitor; docs/farm.md)
       - port: emu:coralmicro
         monitor: emulated://ppk2
         label: coral                    # optional; default: the board kind
@@ -17,6 +18,7 @@ A plan is YAML (``hostlink session run PLAN.yaml``) or the same fields given as 
     windows: 5
     period_us: 0                        # 0: frames back to back
     settle_ms: 5                        # idle after each window, so the last frame ends in idle
+    parallel: true                      # measure the boards at once (default: when all are labgrid places)
     checks:
       max_lost_fraction: 0.001          # lost monitor samples per window
       max_residual_samples: 3           # markers vs board timestamps after a linear fit
@@ -41,10 +43,15 @@ NAME_RE = r"[A-Za-z0-9_.-]{1,64}"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+#: The monitor of a board whose plan names none: an emulated board's emulated PPK2. A board on a
+#: labgrid place uses the place's own monitor resource instead (hostlink.farm).
+DEFAULT_MONITOR = "emulated://ppk2"
+
+
 @dataclass
 class BoardPlan:
     port: str
-    monitor: str = "emulated://ppk2"
+    monitor: str | None = None  # None: DEFAULT_MONITOR, or the labgrid place's monitor
     label: str | None = None
     supply_v: float | None = None
     model: str | None = None  # overrides the plan's model for this board
@@ -105,6 +112,12 @@ def _text(what: str, pattern: str | None = None, optional: bool = False, max_len
     return check
 
 
+def _flag(v):
+    if v is None or isinstance(v, bool):
+        return v
+    raise _Bad(f"must be true or false, not {_kind(v)}")
+
+
 def _port(v):
     from ..ports import check_port
 
@@ -119,6 +132,8 @@ def _port(v):
 def _monitor(v):
     from ..power import SCHEMES
 
+    if v is None:
+        return None
     if not isinstance(v, str):
         raise _Bad(f"must be a monitor address (text), not {_kind(v)}")
     scheme, sep, _ = v.partition("://")
@@ -149,6 +164,7 @@ PLAN_FIELDS: dict[str, tuple[Callable, str]] = {
     "windows": (_int(1, MAX_WINDOWS), "windows: 5"),
     "period_us": (_int(0, MAX_PERIOD_US), "period_us: 0"),
     "settle_ms": (_number(0, 60_000), "settle_ms: 5"),
+    "parallel": (_flag, "parallel: true"),
     # boards and checks are mappings of their own, checked by _check_boards / _check_mapping
     "boards": (None, "boards: [{port: emu:imx500, monitor: emulated://ppk2}]"),
     "checks": (None, "checks: {max_lost_fraction: 0.001}"),
@@ -276,7 +292,8 @@ def check_plan_data(data, where: str = "plan") -> dict:
 def _label(b: dict, i: int) -> str:
     if b.get("label"):
         return b["label"]
-    base = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(b.get("port", "")).split("?")[0].replace("emu:", ""))
+    port = str(b.get("port", "")).split("?")[0].replace("emu:", "").replace("labgrid://", "")
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "_", port)
     return base.strip("_") or f"board{i + 1}"
 
 
@@ -292,6 +309,7 @@ class Plan:
     period_us: int = 0
     settle_ms: float = 5.0
     checks: Checks = field(default_factory=Checks)
+    parallel: bool | None = None  # boards measured at once; None: when every board is a labgrid place
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

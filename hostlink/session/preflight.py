@@ -15,7 +15,7 @@ from ..errors import ConfigError, HostlinkError
 from ..power import open_monitor
 from ..power.align import bits_needed
 from .analysis import stage_id
-from .plan import Plan, resolve_model
+from .plan import DEFAULT_MONITOR, Plan, resolve_model
 
 
 class SessionNotStarted(HostlinkError):
@@ -43,6 +43,20 @@ def preflight(plan: Plan, plan_dir: Path | None, connect, *, labels: set[str] | 
                                     f"check the board's port {bp.port!r} and monitor {bp.monitor!r}") from None
 
 
+def monitor_address(bp, dev) -> str:
+    """The monitor a board is measured with: the plan's, else its labgrid place's, else the
+    emulated PPK2 an emulated board comes with."""
+    if bp.monitor:
+        return bp.monitor
+    lease = getattr(dev, "farm_lease", None)
+    if lease is not None:
+        if not lease.monitor:
+            raise ConfigError(f"labgrid place {lease.place} has no power monitor",
+                              "add a resource named 'monitor' to the place, or name one with monitor: in the plan")
+        return lease.monitor
+    return DEFAULT_MONITOR
+
+
 def _check_board(plan: Plan, i: int, label: str, bp, plan_dir: Path | None, connect) -> None:
     model_path = resolve_model(plan.model_for(i), plan_dir)
     dev = connect(bp.port)
@@ -54,10 +68,11 @@ def _check_board(plan: Plan, i: int, label: str, bp, plan_dir: Path | None, conn
             stage_id(s)
         _check_model(info, model_path)
         board = dev.emulated_board
+        address = monitor_address(bp, dev)
         try:
-            monitor = open_monitor(bp.monitor, board=board)
+            monitor = open_monitor(address, board=board)
         except ValueError as err:
-            raise ConfigError(f"monitor address {bp.monitor!r} has a bad option value: {err}",
+            raise ConfigError(f"monitor address {address!r} has a bad option value: {err}",
                               "see `hostlink session run --help` for monitor addresses") from None
         with monitor:
             supply = bp.supply_v

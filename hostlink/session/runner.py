@@ -29,7 +29,7 @@ from ..power.align import bits_needed
 from .analysis import SessionInvalid, analyse_window, stage_id
 from .plan import Plan, resolve_model
 from .plots import plot_energy, plot_trace
-from .preflight import SessionNotStarted, preflight
+from .preflight import SessionNotStarted, monitor_address, preflight
 from .store import SessionStore
 from .summary import board_summary, session_markdown
 
@@ -85,6 +85,8 @@ class SessionRunner:
         self.connect = connect
         self._progress = None
         self._task = None
+        self._stopping = threading.Event()
+        self._store_lock = threading.Lock()
 
     # -- top level ------------------------------------------------------------------------------
 
@@ -98,10 +100,14 @@ class SessionRunner:
         where = "starting"
         try:
             with self._progress_bar():
-                for i in range(len(plan.boards)):
-                    label = plan.label_of(i)
-                    where = f"board {label}"
-                    self._run_board(i, label)
+                if self._parallel():
+                    where = "the boards' windows"
+                    self._run_parallel()
+                else:
+                    for i in range(len(plan.boards)):
+                        label = plan.label_of(i)
+                        where = f"board {label}"
+                        self._run_board(i, label)
         except KeyboardInterrupt as err:
             sigterm = isinstance(err, Terminated)
             reason = f"{'stopped by SIGTERM' if sigterm else 'interrupted by the user'} during {where}"
@@ -117,6 +123,57 @@ class SessionRunner:
         summary = finalize(store)
         store.close_transcript()
         return summary
+
+    # -- boards at once ---------------------------------------------------------------------------
+
+    def _parallel(self) -> bool:
+        """One worker per board when the plan says so, or when every board is a labgrid place
+        (separate boards on separate hosts: the session takes as long as its slowest board)."""
+        if self.plan.parallel is not None:
+            return self.plan.parallel and len(self.plan.boards) > 1
+        from ..farm.address import is_farm_url
+
+        return len(self.plan.boards) > 1 and all(is_farm_url(b.port) for b in self.plan.boards)
+
+    def _run_parallel(self) -> None:
+        """Each board in its own thread. A board that fails (its exporter gone, its monitor
+        unplugged) keeps its completed windows and the others go on; the session then stops with
+        every board's reason, and ``resume`` runs only what is missing."""
+        errors: dict[str, BaseException] = {}
+
+        def work(i: int, label: str) -> None:
+            try:
+                self._run_board(i, label)
+            except BaseException as err:  # reported below, in the main thread
+                errors[label] = err
+                if not isinstance(err, HostlinkError):
+                    self._stopping.set()  # a bug: stop the others at their next window
+
+        workers = [threading.Thread(target=work, args=(i, self.plan.label_of(i)), daemon=True,
+                                    name=f"session-{self.plan.label_of(i)}") for i in range(len(self.plan.boards))]
+        for w in workers:
+            w.start()
+        try:
+            for w in workers:
+                while w.is_alive():
+                    w.join(0.2)
+        except KeyboardInterrupt:
+            self._stopping.set()  # each worker finishes the window it is in, then stops
+            for w in workers:
+                w.join()
+            raise
+        for label, err in errors.items():
+            if not isinstance(err, HostlinkError):
+                raise err
+            self.store.log.error("%s stopped: %s", label, err.message)
+        if errors:
+            invalid = [e for e in errors.values() if isinstance(e, SessionInvalid)]
+            if invalid:
+                raise invalid[0]
+            text = "; ".join(f"{label}: {err.message}" for label, err in errors.items())
+            first = next(iter(errors.values()))
+            cls = ConfigError if all(isinstance(e, ConfigError) for e in errors.values()) else HostlinkError
+            raise cls(f"{len(errors)} of {len(self.plan.boards)} boards stopped ({text})", first.hint)
 
     def _give_up(self, status: str, reason: str, hint: str | None, exit_code: int, *, resumable: bool):
         store = self.store
@@ -198,14 +255,15 @@ class SessionRunner:
             model = dev.upload(str(model_path))
             log.info("%s: model %s (%d bytes, %s), %s", label, model.name, model.size, model.format, model.engine)
             board = dev.emulated_board
-            monitor = open_monitor(bp.monitor, board=board)
+            address = monitor_address(bp, dev)
+            monitor = open_monitor(address, board=board)
             with monitor:
-                self._measure(i, label, dev, model, board, monitor, done)
+                self._measure(i, label, dev, model, board, monitor, done, address)
         finally:
             self._device_log(dev, label)
             dev.close()
 
-    def _measure(self, i, label, dev, model, board, monitor, done) -> None:
+    def _measure(self, i, label, dev, model, board, monitor, done, address) -> None:
         plan, store, log = self.plan, self.store, self.store.log
         bp = plan.boards[i]
         info = dev.info
@@ -230,7 +288,7 @@ class SessionRunner:
             "model": {"name": model.name, "size": model.size, "crc32": model.crc32, "format": model.format,
                       "engine": model.engine, "macs": model.macs,
                       "path": str(resolve_model(plan.model_for(i), self.plan_dir))},
-            "monitor": mi, "monitor_address": bp.monitor, "supply_v": supply,
+            "monitor": mi, "monitor_address": address, "supply_v": supply,
         })
         monitor.start()
         frames = plan.frames_per_window
@@ -245,6 +303,8 @@ class SessionRunner:
         log.info("%s: %d frame(s) per window", label, frames)
         next_index = (max(done) + 1) if done else 1
         for _ in range(plan.windows - len(done)):
+            if self._stopping.is_set():  # Ctrl-C in a parallel session: stop between windows
+                return
             self._window(label, next_index, dev, monitor, frames, info.stages)
             next_index += 1
 
@@ -401,12 +461,58 @@ def run_session(plan: Plan, out_dir: str | Path = "sessions", *, plan_dir: Path 
         return store, runner.run()
 
 
+def _apply_moves(plan: Plan, moves: dict) -> None:
+    """Boards an earlier resume moved to a spare keep their label and use the spare's port."""
+    for i, bp in enumerate(plan.boards):
+        label = plan.label_of(i)
+        if label in moves:
+            bp.label, bp.port = label, moves[label]
+
+
+def _assign_spares(store: SessionStore, plan: Plan, missing: set[str], spares: list[str], connect) -> dict:
+    """Move each board with missing windows whose port no longer opens to a spare of the same kind
+    (the kind its completed windows were measured on); {label: spare port} of the moves made."""
+    kinds = {label: b.get("board") for label, b in store.manifest().get("boards", {}).items()}
+    free, moves = list(spares), {}
+    for i, bp in enumerate(plan.boards):
+        label = plan.label_of(i)
+        if label not in missing or not free:
+            continue
+        try:
+            connect(bp.port).close()
+            continue
+        except HostlinkError as err:
+            reason = err.message
+        want = kinds.get(label)
+        for spare in free:
+            try:
+                dev = connect(spare)
+            except HostlinkError:
+                continue  # a spare that does not open is no spare
+            try:
+                kind = dev.info.board
+            finally:
+                dev.close()
+            if want is None or kind == want:
+                bp.label, bp.port = label, spare
+                free.remove(spare)
+                moves[label] = spare
+                break
+        else:
+            raise SessionNotStarted(f"session not resumed: {label}: {reason}; no spare is a {want or 'matching'} board",
+                                    "give --spare with a board of the same kind")
+    return moves
+
+
 def resume_session(path: str | Path, *, progress: bool = True, console=None,
-                   connect=_connect) -> tuple[SessionStore, dict]:
-    """Run the windows a session folder is missing; stray temporaries of killed writers go first."""
+                   connect=_connect, spares: list[str] = ()) -> tuple[SessionStore, dict]:
+    """Run the windows a session folder is missing; stray temporaries of killed writers go first.
+
+    ``spares``: ports (e.g. ``labgrid://PLACE``) to finish on when a board's own port is gone."""
     store = SessionStore.open(path)
     plan = store.plan()
     state = store.state()
+    _apply_moves(plan, state.get("moves") or {})
     with _sigterm_stops_gracefully():
         store.clean_temporaries()
         if state["status"] == "complete":
@@ -414,10 +520,18 @@ def resume_session(path: str | Path, *, progress: bool = True, console=None,
         missing = {plan.label_of(i) for i in range(len(plan.boards))
                    if len(store.completed_windows(plan.label_of(i))) < plan.windows}
         try:
+            moves = _assign_spares(store, plan, missing, list(spares), connect)
             preflight(plan, None, connect, labels=missing, verb="resumed")
         except KeyboardInterrupt as err:
             raise _interrupted_before_start(err, "resumed") from None
+        if moves:
+            with store._lock:
+                st = store.state()
+                st["moves"] = {**(st.get("moves") or {}), **moves}
+                store.write_state(st)
         store.open_transcript()
         store.log.info("resuming after: %s (%s)", state["status"], state.get("reason"))
+        for label, port in moves.items():
+            store.log.info("%s: its board is gone; finishing its windows on the spare %s", label, port)
         runner = SessionRunner(store, plan, plan_dir=None, progress=progress, console=console, connect=connect)
         return store, runner.run()

@@ -30,6 +30,7 @@ import os
 import platform
 import re
 import shutil
+import threading
 from pathlib import Path
 
 import yaml
@@ -74,6 +75,8 @@ class SessionStore:
         self.log.propagate = False
         self.log.setLevel(logging.INFO)
         self._handler: logging.Handler | None = None
+        # boards measured in parallel (a farm session) update the shared json files
+        self._lock = threading.RLock()
 
     # -- creation / reopening -------------------------------------------------------------------
 
@@ -176,17 +179,19 @@ class SessionStore:
         _write_json(self.path / "state.json", state)
 
     def set_status(self, status: str, reason: str | None = None) -> None:
-        st = self.state()
-        st["status"], st["reason"] = status, reason
-        self.write_state(st)
+        with self._lock:
+            st = self.state()
+            st["status"], st["reason"] = status, reason
+            self.write_state(st)
 
     def manifest(self) -> dict:
         return json.loads((self.path / "manifest.json").read_text())
 
     def record_board(self, label: str, info: dict) -> None:
-        m = self.manifest()
-        m["boards"].setdefault(label, {}).update(info)
-        _write_json(self.path / "manifest.json", m)
+        with self._lock:
+            m = self.manifest()
+            m["boards"].setdefault(label, {}).update(info)
+            _write_json(self.path / "manifest.json", m)
 
     # -- windows --------------------------------------------------------------------------------
 
@@ -210,9 +215,10 @@ class SessionStore:
         d = self.board_dir(label)
         self._save_trace(d / f"window_{index:03d}.npz", trace, board=label, window=index)
         _write_json(d / f"window_{index:03d}.json", window)  # last: marks the window complete
-        st = self.state()
-        st["windows"][label] = self.completed_windows(label)
-        self.write_state(st)
+        with self._lock:
+            st = self.state()
+            st["windows"][label] = self.completed_windows(label)
+            self.write_state(st)
 
     def write_rejected(self, label: str, index: int, trace, window: dict) -> Path:
         d = self.board_dir(label)
