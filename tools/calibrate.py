@@ -45,6 +45,7 @@ def build(table: Path = TABLE) -> tuple[dict, list[str]]:
     lines.append(f"{'id':<{w}}  {'board':<24} {'runtime':<20} {'model':<30} "
                  f"{'pred ms':>9} {'meas ms':>9} {'in-sample':>9} {'LOO':>8}")
     errs: dict[tuple, list[float]] = {}
+    per_row: dict[str, dict] = {}
     for r in rows:
         model = Path(r.model).name
         if r.id in excluded:
@@ -55,6 +56,7 @@ def build(table: Path = TABLE) -> tuple[dict, list[str]]:
         l_ms = loo[r.id] / (r.clock_mhz * 1e3)
         e_in, e_loo = p_ms / r.latency_ms - 1, l_ms / r.latency_ms - 1
         errs.setdefault(r.pair, []).append(abs(e_loo))
+        per_row[r.id] = dict(pred_ms=round(p_ms, 5), meas_ms=r.latency_ms, loo_ms=round(l_ms, 5))
         lines.append(f"{r.id:<{w}}  {r.board[:24]:<24} {r.runtime[:20]:<20} {model[:30]:<30} "
                      f"{p_ms:9.3f} {r.latency_ms:9.3f} {_pct(e_in):>9} {_pct(e_loo):>8}")
     lines.append("")
@@ -75,8 +77,86 @@ def build(table: Path = TABLE) -> tuple[dict, list[str]]:
     for p in power:
         lines.append(f"  {p['board']:<28} {p['runtime']:<20} {p['mean_mw']:7.1f} mW  "
                      f"spread {100 * p['rel_spread']:4.1f}% over {p['rows']} benchmarks")
-    doc = _document(full, live, errs, excluded, power)
+    derived, dlines = _derived(full, live, errs)
+    lines.append("")
+    lines.extend(dlines)
+    doc = _document(full, live, errs, excluded, power, per_row)
+    doc["pairs"].extend(derived)
     return doc, lines
+
+
+#: Cores the emulated boards and the calibration table share; a runtime measured on some of them
+#: is carried to the others by the cycle ratio between cores that the other runtimes show.
+TRANSFER_CORES = ("cortex-m4f", "cortex-m33", "cortex-m7")
+
+
+def _derived(full: cf.Fit, live, errs) -> tuple[list[dict], list[str]]:
+    """(core, runtime) pairs with no measurement, carried over from a measured core of the same
+    runtime. Its shape is the runtime's; its scale is the source core's times the median cycle
+    ratio target/source over the other runtimes measured on both. The error is measured: for each
+    runtime measured on both cores, predict the target-core rows from the source core and the
+    other runtimes' ratio, and compare with the measurement."""
+    scale = {p: math.exp(full.log_scale[full.pairs.index(p)]) for p in full.pairs}
+    runtimes = sorted({p[1] for p in full.pairs})
+    out, lines = [], ["carried over to cores a runtime was not measured on (cycle ratio between cores):"]
+    for rt in runtimes:
+        have = [c for c in TRANSFER_CORES if (c, rt) in scale]
+        for target in TRANSFER_CORES:
+            if target in have or not have:
+                continue
+            best = None
+            for src in have:
+                both = [r for r in runtimes if r != rt and (src, r) in scale and (target, r) in scale]
+                if len(both) < 3:
+                    continue
+                ratios = {r: scale[(target, r)] / scale[(src, r)] for r in both}
+                errors = []
+                for r in both:
+                    ratio = statistics.median([v for k, v in ratios.items() if k != r])
+                    rows = [x for x in live if x.pair == (target, r)]
+                    src_fit = cf.Fit(full.pairs, full.runtimes, full.log_scale.copy(),
+                                     full.log_global, full.log_dev)
+                    src_fit.log_scale[full.pairs.index((target, r))] = math.log(scale[(src, r)] * ratio)
+                    for x, c in zip(rows, src_fit.predict_cycles(rows)):
+                        errors.append(abs(c / x.cycles - 1))
+                cand = (statistics.median(errors), max(errors), src, statistics.median(ratios.values()),
+                        len(both), len(errors))
+                if best is None or cand[0] < best[0]:
+                    best = cand
+            if best is None:
+                continue
+            med, mx, src, ratio, n_rt, n_rows = best
+            base = next(p for p in full.pairs if p == (src, rt))
+            # Its own error: the transfer error on top of the source pair's leave-one-out error.
+            med_e = statistics.median(errs[base]) + med
+            max_e = max(errs[base]) + mx
+            s = scale[base] * ratio
+            rel = dict(zip(cf.TERMS, full.shape(rt)))
+            out.append(_pair_doc(target, rt, s, rel, rows=0, loo=(med_e, max_e),
+                                 clock=[], derived_from=dict(core=src, cycle_ratio=round(ratio, 4),
+                                                             runtimes=n_rt, rows=n_rows)))
+            lines.append(f"  {target:<11} {rt:<20} from {src:<11} x {ratio:.3f} (median over {n_rt} "
+                         f"runtimes); transfer error median {100 * med:.1f}%, max {100 * mx:.1f}% "
+                         f"over {n_rows} rows; with the source's LOO: {100 * med_e:.1f}% / {100 * max_e:.1f}%")
+    return out, lines
+
+
+def _pair_doc(core, runtime, scale, rel, rows, loo, clock, derived_from=None) -> dict:
+    cpw = {"pointwise": scale}
+    for c in ("conv", "shallow_conv", "depthwise", "fc"):
+        cpw[c] = scale * rel[c]
+    for c in ("elementwise", "pooling", "movement", "other"):
+        cpw[c] = scale * rel["element"]
+    doc = dict(core=core, runtime=runtime, rows=rows, clock_mhz=clock,
+               cycles_per_work={k: round(v, 6) for k, v in cpw.items()},
+               cycles_per_output=round(scale * rel["output"], 6),
+               layer_overhead_cycles=0.0,
+               net_overhead_cycles=round(scale * rel["net"], 3),
+               loo_median_abs_error=round(loo[0], 4),
+               loo_max_abs_error=round(loo[1], 4))
+    if derived_from:
+        doc["derived_from"] = derived_from
+    return doc
 
 
 def _power(rows: list[cf.Row]) -> list[dict]:
@@ -95,29 +175,21 @@ def _power(rows: list[cf.Row]) -> list[dict]:
     return out
 
 
-def _document(full: cf.Fit, live, errs, excluded, power) -> dict:
+def _document(full: cf.Fit, live, errs, excluded, power, per_row) -> dict:
     pairs = []
     for p in full.pairs:
         scale = math.exp(full.log_scale[full.pairs.index(p)])
-        shape = full.shape(p[1])
-        rel = dict(zip(cf.TERMS, shape))
-        cpw = {"pointwise": scale}
-        for c in ("conv", "shallow_conv", "depthwise", "fc"):
-            cpw[c] = scale * rel[c]
-        for c in ("elementwise", "pooling", "movement", "other"):
-            cpw[c] = scale * rel["element"]
+        rel = dict(zip(cf.TERMS, full.shape(p[1])))
         e = errs[p]
-        pairs.append(dict(
-            core=p[0], runtime=p[1], rows=len(e),
-            clock_mhz=sorted({r.clock_mhz for r in live if r.pair == p}),
-            cycles_per_work={k: round(v, 6) for k, v in cpw.items()},
-            layer_overhead_cycles=round(scale * rel["layer"], 3),
-            net_overhead_cycles=round(scale * rel["net"], 3),
-            loo_median_abs_error=round(statistics.median(e), 4),
-            loo_max_abs_error=round(max(e), 4)))
+        pairs.append(_pair_doc(p[0], p[1], scale, rel, rows=len(e),
+                               loo=(statistics.median(e), max(e)),
+                               clock=sorted({r.clock_mhz for r in live if r.pair == p})))
     allerr = [x for e in errs.values() for x in e]
     return dict(
-        model="cycles = net_overhead + sum over layers (layer_overhead + work x cycles_per_work[op class])",
+        model=("cycles = net_overhead + sum over layers (work x cycles_per_work[op class] + "
+               "output elements x cycles_per_output [dot-product layers only])"),
+        note=("layer_overhead_cycles is 0: a per-layer term was fitted and came out at 0 cycles "
+              "for every runtime, so the fit leaves it out (docs/calibration.md)"),
         table="hostlink/data/calibration/measurements.csv",
         ridge=cf.RIDGE,
         terms=list(cf.TERMS),
@@ -127,6 +199,7 @@ def _document(full: cf.Fit, live, errs, excluded, power) -> dict:
                          max_abs_error=round(max(allerr), 4)),
         excluded=excluded,
         power=power,
+        rows=per_row,
     )
 
 

@@ -8,10 +8,13 @@ what a cost model needs: the op class, element counts and bytes in and out.
 fits to the public measurements in ``hostlink/data/calibration/measurements.csv``. The model,
 in core cycles so that boards sharing a core and runtime at different clocks pool their rows::
 
-    cycles = net_overhead + sum over layers of (layer_overhead + work / efficiency(op class))
+    cycles = net_overhead + sum over layers of (overhead(layer) + work x cycles_per_work[class])
+    overhead(layer) = cycles_per_output x output elements   (dot-product layers: each output is
+                                                              requantised and stored once)
 
-where work is MACs for the dot-product classes and elements for the others. docs/calibration.md
-has the equation, every parameter and the leave-one-out errors.
+where work is MACs for the dot-product classes and elements for the others (cycles_per_work is
+1/efficiency). docs/calibration.md has the equation, every parameter and the leave-one-out
+errors.
 """
 from __future__ import annotations
 
@@ -191,12 +194,14 @@ class CostParams:
     """Fitted cycle costs of one (core, runtime) pair.
 
     ``cycles_per_work[c]`` is cycles per MAC (dot-product classes) or per element (others);
-    ``layer_overhead`` and ``net_overhead`` are cycles per layer and per inference.
+    ``cycles_per_output`` is cycles per output element of a dot-product layer; ``layer_overhead``
+    (cycles per layer, any op) and ``net_overhead`` (cycles per inference) are fixed costs.
     """
 
     core: str
     runtime: str
     cycles_per_work: dict[str, float]
+    cycles_per_output: float
     layer_overhead: float
     net_overhead: float
     rel_error: float
@@ -205,8 +210,15 @@ class CostParams:
     source: str
     clock_mhz: list[float] = field(default_factory=list)
 
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.core, self.runtime)
+
     def layer_cycles(self, lw: LayerWork) -> float:
-        return self.layer_overhead + lw.work * self.cycles_per_work[lw.op_class]
+        c = self.layer_overhead + lw.work * self.cycles_per_work[lw.op_class]
+        if lw.op_class in MAC_CLASSES:
+            c += lw.out_elements * self.cycles_per_output
+        return c
 
     def predict(self, lws: list[LayerWork], clock_hz: float) -> Prediction:
         if not clock_hz or clock_hz <= 0 or not math.isfinite(clock_hz):
@@ -224,6 +236,19 @@ def _fitted_text() -> str:
     return resources.files("hostlink").joinpath(FITTED_PATH).read_text(encoding="utf-8")
 
 
+def _source_text(p: dict) -> str:
+    err = (f"leave-one-out median error {100 * p['loo_median_abs_error']:.0f} %, "
+           f"max {100 * p['loo_max_abs_error']:.0f} %")
+    d = p.get("derived_from")
+    if d:
+        return (f"hostlink cost model for {p['runtime']} measured on {d['core']}, carried to "
+                f"{p['core']} by the {d['cycle_ratio']:.2f}x cycle ratio {d['runtimes']} other "
+                f"runtimes show between the two cores (public measurements in "
+                f"hostlink/data/calibration/measurements.csv); {err}")
+    return (f"hostlink cost model fitted to {p['rows']} public measurements "
+            f"({p['core']}, {p['runtime']}; hostlink/data/calibration/measurements.csv); {err}")
+
+
 def load_fitted(text: str | None = None) -> dict[tuple[str, str], CostParams]:
     """The fitted (core, runtime) pairs from fitted.json (or from ``text``, a fitted.json body)."""
     try:
@@ -237,14 +262,12 @@ def load_fitted(text: str | None = None) -> dict[tuple[str, str], CostParams]:
         out[key] = CostParams(
             core=p["core"], runtime=p["runtime"],
             cycles_per_work={c: float(p["cycles_per_work"][c]) for c in OP_CLASSES},
+            cycles_per_output=float(p["cycles_per_output"]),
             layer_overhead=float(p["layer_overhead_cycles"]),
             net_overhead=float(p["net_overhead_cycles"]),
             rel_error=float(p["loo_median_abs_error"]), max_rel_error=float(p["loo_max_abs_error"]),
             rows=int(p["rows"]), clock_mhz=[float(c) for c in p.get("clock_mhz", [])],
-            source=(f"hostlink cost model fitted to {p['rows']} public measurements "
-                    f"({p['core']}, {p['runtime']}; hostlink/data/calibration/measurements.csv); "
-                    f"leave-one-out median error {100 * p['loo_median_abs_error']:.0f} %, "
-                    f"max {100 * p['loo_max_abs_error']:.0f} %"))
+            source=_source_text(p))
     return out
 
 

@@ -34,11 +34,14 @@ import numpy as np
 from .cost import MAC_CLASSES, OP_CLASSES, class_work, layers
 
 #: Shape terms, relative to one pointwise MAC, in parameter order.
-TERMS = ("conv", "shallow_conv", "depthwise", "fc", "element", "layer", "net")
+TERMS = ("conv", "shallow_conv", "depthwise", "fc", "output", "element", "net")
 RIDGE = 1.0
+#: Terms with no prior on their shared value (the overheads: no neutral value to pull towards).
+NO_PRIOR = ("output", "net")
+LAST_ITERATIONS = 0
 #: Starting shape: conv/depthwise/fc MACs cost about a pointwise MAC, an element about a tenth,
 #: a layer 2,000 pointwise-MAC-equivalents, an inference 20,000. Only the start of the search.
-_START = {"conv": 1.0, "shallow_conv": 2.0, "depthwise": 1.5, "fc": 1.0, "element": 1.0, "layer": 2000.0,
+_START = {"conv": 1.0, "shallow_conv": 2.0, "depthwise": 1.5, "fc": 1.0, "output": 4.0, "element": 1.0,
           "net": 20000.0}
 
 
@@ -111,8 +114,8 @@ def _features(rows: list[Row]) -> np.ndarray:
         f[i, 2] = w["shallow_conv"]
         f[i, 3] = w["depthwise"]
         f[i, 4] = w["fc"]
-        f[i, 5] = sum(w[c] for c in OP_CLASSES if c not in MAC_CLASSES)
-        f[i, 6] = w["layers"]
+        f[i, 5] = w["mac_outputs"]
+        f[i, 6] = sum(w[c] for c in OP_CLASSES if c not in MAC_CLASSES)
         f[i, 7] = 1.0
     return f
 
@@ -138,7 +141,7 @@ class Fit:
         return out
 
 
-def fit(rows: list[Row], start: Fit | None = None, iters: int = 200) -> Fit:
+def fit(rows: list[Row], start: Fit | None = None, iters: int = 2000) -> Fit:
     pairs = sorted({r.pair for r in rows})
     runtimes = sorted({r.runtime for r in rows})
     npair, nrt, nt = len(pairs), len(runtimes), len(TERMS)
@@ -167,7 +170,7 @@ def fit(rows: list[Row], start: Fit | None = None, iters: int = 200) -> Fit:
     sq = math.sqrt(RIDGE)
     # Priors: every relative cost (not the overheads) starts from "costs what a pointwise MAC
     # costs" (log 0) with the same weight as a runtime's deviation; the overheads have none.
-    prior = np.array([t not in ("layer", "net") for t in TERMS], dtype=float) * sq
+    prior = np.array([t not in NO_PRIOR for t in TERMS], dtype=float) * sq
     nres_rows = len(rows)
     rows_idx = np.arange(nres_rows)
     dev_cols = npair + nt + ri[:, None] * nt + np.arange(nt)[None, :]
@@ -201,7 +204,9 @@ def fit(rows: list[Row], start: Fit | None = None, iters: int = 200) -> Fit:
         nres, njac = residuals(new)
         ncost = nres @ nres
         if ncost < cost:
-            done = cost - ncost < 1e-10 * max(cost, 1e-30)
+            # Converged when a step no longer moves any log-parameter by 1e-4 (a relative
+            # change of 0.01 % in every cost) or the objective by 1e-7.
+            done = np.abs(step).max() < 1e-7 or cost - ncost < 1e-12 * cost
             theta, res, jac, cost = new, nres, njac, ncost
             lam = max(lam / 3, 1e-9)
             if done:
@@ -210,6 +215,8 @@ def fit(rows: list[Row], start: Fit | None = None, iters: int = 200) -> Fit:
             lam *= 4
             if lam > 1e9:
                 break
+    global LAST_ITERATIONS
+    LAST_ITERATIONS = _ + 1
     s, g, d = unpack(theta)
     return Fit(pairs=pairs, runtimes=runtimes, log_scale=s.copy(), log_global=g.copy(),
                log_dev=d.copy())

@@ -1,0 +1,173 @@
+"""The per-layer cost model: layer extraction, the calibration table, the fit and its
+leave-one-out errors, and the API the emulator calls."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from hostlink.errors import ConfigError, ModelFileError
+from hostlink.models import analyze, cost
+from hostlink.models import cost_fit as cf
+
+ROOT = Path(__file__).resolve().parents[2]
+REF = ROOT / "hostlink/data/reference_models/mlperf_tiny"
+TABLE = ROOT / "hostlink/data/calibration/measurements.csv"
+FITTED = ROOT / "hostlink/data/calibration/fitted.json"
+MODELS = sorted((ROOT / "hostlink/data/models").glob("*.tflite")) + sorted(REF.glob("*.tflite"))
+
+
+@pytest.fixture(scope="module")
+def table():
+    rows = cf.read_table(TABLE, ROOT)
+    excluded = cf.exclusions(rows)
+    return rows, excluded, [r for r in rows if r.id not in excluded]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return json.loads(FITTED.read_text())
+
+
+# --- layer extraction -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.name)
+def test_layers_agree_with_inspect(path):
+    report = analyze(path.read_bytes())
+    lws = cost.layers(path)
+    assert len(lws) == len(report.layers)
+    assert sum(lw.macs for lw in lws) == report.macs
+    assert [lw.op for lw in lws] == [layer.op for layer in report.layers]
+    assert all(lw.op_class in cost.OP_CLASSES for lw in lws)
+    assert all(lw.work >= 0 and lw.out_bytes > 0 for lw in lws)
+
+
+def test_layers_classes_and_bytes_on_vww():
+    lws = cost.layers(REF / "vww_96_int8.tflite")
+    first = lws[0]
+    # 3x3 conv over the RGB input: 96x96x3 int8 in, 48x48x8 out.
+    assert (first.op, first.op_class, first.kernel) == ("CONV_2D", "shallow_conv", (3, 3))
+    assert first.in_bytes == 96 * 96 * 3 and first.out_bytes == 48 * 48 * 8
+    assert first.macs == 48 * 48 * 8 * 3 * 3 * 3
+    assert lws[1].op_class == "depthwise" and lws[2].op_class == "pointwise"
+    kinds = {lw.op_class for lw in lws}
+    assert {"pointwise", "depthwise", "fc", "pooling", "movement", "other"} <= kinds
+    assert {lw.op_class for lw in cost.layers(REF / "ad01_int8.tflite")} == {"fc"}
+    ic = cost.class_work(cost.layers(REF / "pretrainedResnet_quant.tflite"))
+    assert ic["conv"] > 10 * ic["pointwise"] > 0 and ic["elementwise"] > 0
+
+
+def test_layers_bad_input_is_one_readable_error(tmp_path):
+    bad = tmp_path / "x.tflite"
+    bad.write_bytes(b"\x00" * 3)
+    with pytest.raises(ModelFileError, match="truncated"):
+        cost.layers(bad)
+    with pytest.raises(ConfigError, match="cannot read"):
+        cost.layers(tmp_path / "missing.tflite")
+
+
+# --- the calibration table ------------------------------------------------------------------
+
+def test_table_macs_are_hostlinks_count(table):
+    rows, _, _ = table
+    counts = {}
+    for r in rows:
+        if r.model not in counts:
+            counts[r.model] = analyze((ROOT / r.model).read_bytes()).macs
+        assert r.macs == counts[r.model], r.id
+
+
+def test_table_meets_the_coverage_target(table):
+    rows, excluded, live = table
+    pairs = {r.pair for r in live}
+    assert len(live) >= 20 and len(pairs) >= 3
+    assert {"cortex-m4f", "cortex-m7", "cortex-m33"} <= {c for c, _ in pairs}
+    assert {r.benchmark for r in live} == {"vww", "ic", "kws", "ad"}
+    # Every row names its source with a pinned commit or a paper; every exclusion has a reason.
+    with open(TABLE, newline="") as f:
+        for r in csv.DictReader(f):
+            assert "@" in r["source"] or "arXiv" in r["source"], r["id"]
+    assert all(excluded[k] for k in excluded)
+    assert len({r.id for r in rows}) == len(rows)
+
+
+# --- the fit ----------------------------------------------------------------------------------
+
+def test_fit_reproduces_fitted_json(table, fitted):
+    _, _, live = table
+    full = cf.fit(live)
+    by_pair = {(p["core"], p["runtime"]): p for p in fitted["pairs"]}
+    assert set(by_pair) == set(full.pairs)
+    for pair in full.pairs:
+        scale = math.exp(full.log_scale[full.pairs.index(pair)])
+        assert by_pair[pair]["cycles_per_work"]["pointwise"] == pytest.approx(scale, rel=1e-3)
+        assert by_pair[pair]["rows"] == sum(r.pair == pair for r in live)
+    pred = dict(zip([r.id for r in live], full.predict_cycles(live)))
+    for rid, rec in list(fitted["rows"].items())[::25]:
+        r = next(x for x in live if x.id == rid)
+        assert pred[rid] / (r.clock_mhz * 1e3) == pytest.approx(rec["pred_ms"], rel=1e-3)
+
+
+def test_leave_one_out_refits_without_the_row(table, fitted):
+    """The stored LOO prediction of a row equals a fit made without the row and its replicates,
+    and differs from the in-sample prediction (an in-sample 'LOO' would make them equal)."""
+    _, _, live = table
+    picks = ["v1.1-stmicroelectronics-nucleo-h7a3zi-q-vww", "v0.5-reference-nucleo-l4r5zi-ad"]
+    for rid in picks:
+        row = next(r for r in live if r.id == rid)
+        held = [r for r in live if r.pair == row.pair and r.benchmark == row.benchmark]
+        train = [r for r in live if r not in held]
+        again = cf.fit(train).predict_cycles([row])[0] / (row.clock_mhz * 1e3)
+        rec = fitted["rows"][rid]
+        assert again == pytest.approx(rec["loo_ms"], rel=2e-3)
+        assert abs(rec["loo_ms"] - rec["pred_ms"]) > 0.01 * rec["meas_ms"]
+
+
+def test_leave_one_out_catches_an_outlier():
+    """A row 3x off the others' pattern: in-sample the fit half-absorbs it, leave-one-out does
+    not, so its LOO error is the larger one."""
+    rows = cf.read_table(TABLE, ROOT)
+    rows = [r for r in rows if r.runtime in ("x-cube-ai-7.1", "x-cube-ai-7.3") and not r.reason]
+    target = next(r for r in rows if r.id == "v0.7-stmicroelectronics-nucleo-u575zi-q-kws")
+    target.latency_ms *= 3.0
+    full = cf.fit(rows)
+    loo = cf.leave_one_out(rows, full)
+    in_err = abs(full.predict_cycles([target])[0] / target.cycles - 1)
+    loo_err = abs(loo[target.id] / target.cycles - 1)
+    assert loo_err > in_err + 0.1
+    assert loo_err > 0.5
+
+
+# --- the API the emulator calls ---------------------------------------------------------------
+
+def test_load_fitted_and_predict_shape(fitted):
+    params = cost.load_fitted()
+    assert ("cortex-m4f", "tflm-cmsis-nn") in params
+    p = params[("cortex-m4f", "tflm-cmsis-nn")]
+    lws = cost.layers(REF / "vww_96_int8.tflite")
+    pred = p.predict(lws, 120e6)
+    assert len(pred.per_layer_us) == len(lws)
+    assert pred.total_us == pytest.approx(sum(pred.per_layer_us) + pred.net_overhead_us)
+    rec = next(x for x in fitted["pairs"] if (x["core"], x["runtime"]) == p.key)
+    assert pred.rel_error == rec["loo_median_abs_error"]
+    assert "measurements" in pred.source
+    # MLPerf Tiny v0.5 reference: VWW at 120 MHz, 600.6 ms; the prediction is within the pair's
+    # worst leave-one-out error of it.
+    assert abs(pred.total_us / 600_600.6 - 1) <= p.max_rel_error
+    # Twice the clock, half the time: the parameters are in cycles.
+    assert p.predict(lws, 240e6).total_us == pytest.approx(pred.total_us / 2)
+
+
+@pytest.mark.parametrize("clock", [0, -1.0, float("nan"), None])
+def test_predict_refuses_a_bad_clock(clock):
+    p = next(iter(cost.load_fitted().values()))
+    with pytest.raises(ConfigError, match="clock"):
+        p.predict([], clock)
+
+
+def test_load_fitted_bad_text_is_one_readable_error():
+    with pytest.raises(ModelFileError, match="fitted"):
+        cost.load_fitted("{not json")
