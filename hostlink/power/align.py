@@ -279,3 +279,45 @@ def idle_baseline_w(stages: np.ndarray) -> float | None:
 
 def bits_needed(max_stage_id: int) -> int:
     return max(int(max_stage_id).bit_length(), 1)
+
+
+@dataclass
+class Measured:
+    """A trace taken through steps 1-3: its stage rows, the frames on the marker pins (cut by the
+    trace ends or not, per ``frames_from_segments``) and the idle baseline (W, None without idle)."""
+
+    stages: np.ndarray
+    frames: list[Frame]
+    idle_w: float | None
+
+
+def measure(trace: Trace, first_stage: int, *, debounce: int = 3, trace_start: int | None = None,
+            trace_stop: int | None = None) -> Measured:
+    """Markers decoded, stages integrated, frames grouped, idle baseline: what a session window
+    and a live demo both need from a trace."""
+    stages = integrate(trace, decode_markers(trace, debounce=debounce))
+    frames = frames_from_segments(stages, first_stage, trace_start, trace_stop)
+    return Measured(stages, frames, idle_baseline_w(stages))
+
+
+def stage_rows(frame: Frame, device_stages: list[tuple[int, float, float]], sample_rate_hz: float,
+               idle_w: float | None) -> list[dict]:
+    """One row per stage of a frame paired with the board's own (stage_id, start_us, end_us):
+    sample range, duration by the pins and by the board, mean power, energy (total and above the
+    idle baseline), error bound, lost samples. Energies in mJ, power in mW."""
+    from ..protocols import Stage
+
+    rows = []
+    for row, (sid, a_us, b_us) in zip(frame.stages, device_stages):
+        count = int(row["stop"] - row["start"])
+        dur_s = count / sample_rate_hz
+        energy_j = float(row["energy_j"])
+        rows.append({
+            "stage": Stage(sid).name.lower(), "stage_id": int(sid), "start_index": int(row["start"]),
+            "stop_index": int(row["stop"]), "n_samples": count, "duration_ms": dur_s * 1e3,
+            "device_ms": (b_us - a_us) / 1e3, "mean_mw": float(row["mean_power_w"]) * 1e3,
+            "energy_mj": energy_j * 1e3, "energy_above_idle_mj": (energy_j - (idle_w or 0.0) * dur_s) * 1e3,
+            "err_bound_mj": float(row["err_bound_j"]) * 1e3, "n_missing": int(row["n_missing"]),
+            "low_confidence": bool(row["low_confidence"]),
+        })
+    return rows

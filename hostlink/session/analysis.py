@@ -46,10 +46,10 @@ def analyse_window(trace: Trace, results: list, *, label: str, window: int, stag
             f"({missing / n:.2%} > {checks.max_lost_fraction:.2%})",
             "use a direct USB port (no hub or dock), or raise checks.max_lost_fraction")
 
-    segments = align.decode_markers(trace, debounce=debounce)
-    stages = align.integrate(trace, segments)
     first = stage_id(stage_order[0])
-    frames = align.frames_from_segments(stages, first, trace.start_index, trace.stop_index)
+    measured = align.measure(trace, first, debounce=debounce, trace_start=trace.start_index,
+                             trace_stop=trace.stop_index)
+    frames = measured.frames
     ids = [stage_id(s) for s in stage_order]
     # The window starts where the host stopped reading before the capture, a host-time boundary:
     # samples still in flight then (USB batching) can put the previous window's last frames at the
@@ -89,21 +89,11 @@ def analyse_window(trace: Trace, results: list, *, label: str, window: int, stag
             "the pins and the board's clock tell different times: on a real board an irregular clock or "
             "marker write, on an emulated real-time board a host that fell behind; see the window's "
             "trace in the session folder")
-    idle_w = align.idle_baseline_w(stages)
+    idle_w = measured.idle_w
     rows = []
     for frame, res, dev in zip(frames, results, device_stages):
-        for row, (sid, a_us, b_us) in zip(frame.stages, dev):
-            count = int(row["stop"] - row["start"])
-            dur_s = count / rate
-            rows.append({
-                "board": label, "window": window, "frame": int(res.frame), "stage": Stage(sid).name.lower(),
-                "stage_id": sid, "start_index": int(row["start"]), "stop_index": int(row["stop"]),
-                "n_samples": count, "duration_ms": dur_s * 1e3, "device_ms": (b_us - a_us) / 1e3,
-                "mean_mw": float(row["mean_power_w"]) * 1e3, "energy_mj": float(row["energy_j"]) * 1e3,
-                "energy_above_idle_mj": (float(row["energy_j"]) - (idle_w or 0.0) * dur_s) * 1e3,
-                "err_bound_mj": float(row["err_bound_j"]) * 1e3, "n_missing": int(row["n_missing"]),
-                "low_confidence": bool(row["low_confidence"]),
-            })
+        for row in align.stage_rows(frame, dev, rate, idle_w):
+            rows.append({"board": label, "window": window, "frame": int(res.frame), **row})
     info.update(rows=rows, idle_mw=None if idle_w is None else idle_w * 1e3,
                 cross_check=xc.as_dict(), clock_ppm=xc.clock_ppm(rate) if xc.slope else None,
                 stage_ids=ids)
