@@ -12,7 +12,7 @@ import sys
 import click
 
 from ..errors import HostlinkError
-from .common import BoardName, Number, OptionValueError, PortURL, safe_text
+from .common import BoardOrPort, Number, OptionValueError, PortURL, safe_text
 
 #: Each module exposes ``register(group)``; order is the order of `hostlink --help`.
 COMMAND_MODULES = [
@@ -98,8 +98,9 @@ class _Group(click.Group):
 @click.option("--port", "-p", envvar="HOSTLINK_PORT", metavar="URL", type=PortURL(),
               help="Board to talk to: /dev/ttyACM0, socket://HOST:PORT, usb://VID:PID, emu:BOARD. "
                    "Default: the first board plugged in, else the emulator of --board.")
-@click.option("--board", "-b", envvar="HOSTLINK_BOARD", default=None, metavar="NAME", type=BoardName(),
-              help="Board kind (imx500, coralmicro, spresense); picks the emulator when no port is given.")
+@click.option("--board", "-b", envvar="HOSTLINK_BOARD", default=None, metavar="NAME", type=BoardOrPort(),
+              help="Board kind (imx500, coralmicro, spresense, mlperftiny): picks the emulator when no port is "
+                   "given and how to talk to the port. An address here (emu:imx500) is taken as --port.")
 @click.option("--trace", is_flag=True, help="Print every frame sent and received.")
 @click.option("--timeout-scale", type=Number(float, min=0, min_open=True, max=1000, example="2"), default=1.0,
               show_default=True, help="Multiply every derived timeout (slow hosts, debug probes).")
@@ -108,6 +109,11 @@ class _Group(click.Group):
 def main(ctx, port, board, trace, timeout_scale):
     """hostlink: run INT8 vision models on edge boards (or their emulators), stage by stage."""
     ctx.ensure_object(dict)
+    if board and (":" in board or "/" in board):  # --board emu:imx500 names an address: it is the port
+        from ..boards.registry import board_of_url
+
+        port, kind = port or board, board_of_url(board)
+        board = kind.name if kind else None
     ctx.obj.update(port=port, board=board, trace=trace, timeout_scale=timeout_scale)
 
 

@@ -24,6 +24,9 @@ out_console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 def trace_printer(direction: str, frame) -> None:
+    if isinstance(frame, str):  # a board with a text protocol (mlperftiny) traces its lines
+        click.echo(f"{direction} {safe_text(frame)}", err=True)
+        return
     try:
         name = P.MsgType(frame.type).name
     except ValueError:
@@ -42,17 +45,44 @@ def timeouts_for(ctx: click.Context):
     return Timeouts().scaled(obj.get("timeout_scale", 1.0))
 
 
+def connect_to(ctx: click.Context, port: str | None = None, board: str | None = None, **emulator_options):
+    """The one way the CLI connects: ``port`` (else the global --port), the board kind ``board``
+    (else the global --board), the global --trace and every deadline scaled by --timeout-scale."""
+    obj = ctx.find_root().obj or {}
+    return connect(port or obj.get("port"), board=board or obj.get("board"),
+                   trace=trace_printer if obj.get("trace") else None, timeouts=timeouts_for(ctx), **emulator_options)
+
+
 def open_device(ctx: click.Context, board: str | None = None, **emulator_options):
     """Connect to the port (or emulator) the global options name; check the board kind if asked."""
-    obj = ctx.find_root().obj or {}
-    want = board or obj.get("board")
-    dev = connect(obj.get("port"), board=want, trace=trace_printer if obj.get("trace") else None,
-                  timeouts=timeouts_for(ctx), **emulator_options)
+    want = board or (ctx.find_root().obj or {}).get("board")
+    dev = connect_to(ctx, board=want, **emulator_options)
     if want and dev.info.board != want.lower():
         dev.close()
         raise ConfigError(f"the board on {dev.link.url} is {shown(dev.info.board)}, not {want}",
                           "wrong --board, or wrong --port?")
     return dev
+
+
+def json_option(help_text: str = "Print JSON."):
+    """``--json`` (as ``as_json``), the same on every command."""
+    return click.option("--json", "as_json", is_flag=True, help=help_text)
+
+
+def load_input(path: str | None):
+    """A host input tensor from a .npy file (``--input``), or None."""
+    import numpy as np
+
+    if not path:
+        return None
+    try:
+        tensor = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise ConfigError(f"cannot read {path} as a .npy array: {exc}", "save one with numpy.save(path, array)") from None
+    if not isinstance(tensor, np.ndarray):
+        raise ConfigError(f"{path} holds several arrays (.npz); --input takes one .npy array",
+                          "save one with numpy.save(path, array)")
+    return tensor
 
 
 # ---------------------------------------------------------------------------------------------- text
@@ -308,28 +338,18 @@ class MonitorURL(_Checked):
 
 
 
-def upload_progress(label: str):
-    """A rich progress bar on stderr; returns (progress, callback)."""
-    progress = Progress(TextColumn(label), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                        TimeRemainingColumn(), console=err_console, transient=True, disable=not sys.stderr.isatty())
-    task = progress.add_task(label, total=None)
-
-    def update(done: int, total: int) -> None:
-        progress.update(task, completed=done, total=total)
-
-    return progress, update
-
-
 def echo_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2, default=str))
 
 
-def frames_progress(label: str):
-    """A frame counter on stderr for long captures; returns (progress, callback)."""
+def progress_bar(label: str, unit: str = "items"):
+    """A rich progress bar on stderr (hidden when stderr is not a terminal); returns (progress,
+    update(done, total)). ``unit="bytes"`` shows sizes and the transfer rate, else a count."""
     from rich.progress import MofNCompleteColumn
 
-    progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=err_console, transient=True, disable=not sys.stderr.isatty())
+    columns = ((DownloadColumn(), TransferSpeedColumn()) if unit == "bytes" else (MofNCompleteColumn(),))
+    progress = Progress(TextColumn(label), BarColumn(), *columns, TimeRemainingColumn(), console=err_console,
+                        transient=True, disable=not sys.stderr.isatty())
     task = progress.add_task(label, total=None)
 
     def update(done: int, total: int) -> None:

@@ -7,7 +7,7 @@ import click
 
 from ..errors import ConfigError
 from .common import echo_json, err_console, out_console
-from .common import Choice, Number, Text
+from .common import BoardName, Number, Text
 
 #: Why there is no Edge TPU compilation step on this host.
 EDGETPU_NOTE = (
@@ -26,7 +26,7 @@ def register(group: click.Group) -> None:
 
 @click.command()
 @click.argument("model", type=Text(4096, example="tinytracker"))
-@click.option("--board", "target", type=Choice(["imx500", "coralmicro", "spresense"]), default=None,
+@click.option("--board", "target", type=BoardName(("imx500", "coralmicro", "spresense")), default=None,
               help="Board to convert for (default: the global --board).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: build/imx500/MODEL).")

@@ -3,17 +3,15 @@ and ``datasets make-synthetic`` (labelled data for eval and tests)."""
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..errors import ConfigError, NothingFound
-from .common import (MAX_FRAMES, BoardOrPort, Choice, Dimensions, Number, echo_json, err_console, open_device,
-                     out_console, shown, timeouts_for, trace_printer)
+from .common import (MAX_FRAMES, BoardOrPort, Choice, Dimensions, Number, connect_to, echo_json, err_console,
+                     open_device, out_console, progress_bar, shown)
 
 BOARD_HELP = "Board: a port URL (emu:imx500, /dev/ttyACM0, socket://HOST:PORT) or a board name (imx500, coralmicro, spresense)."
 
@@ -21,10 +19,7 @@ BOARD_HELP = "Board: a port URL (emu:imx500, /dev/ttyACM0, socket://HOST:PORT) o
 def open_board(ctx: click.Context, board: str | None):
     """``--board`` may be a port URL or a board name; a name goes through the global --port logic."""
     if board and (":" in board or "/" in board):
-        from ..api import connect
-
-        obj = ctx.find_root().obj or {}
-        return connect(board, trace=trace_printer if obj.get("trace") else None, timeouts=timeouts_for(ctx))
+        return connect_to(ctx, board)
     return open_device(ctx, board)
 
 
@@ -32,16 +27,6 @@ def say(msg: str) -> None:
     err_console.print(msg, highlight=False, soft_wrap=True)
 
 
-def count_progress(label: str):
-    """A rich progress bar counting samples on stderr (hidden when stderr is not a terminal)."""
-    progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=err_console, transient=True, disable=not sys.stderr.isatty())
-    task = progress.add_task(label, total=None)
-
-    def update(done: int, total: int) -> None:
-        progress.update(task, completed=done, total=total)
-
-    return progress, update
 
 
 # ---------------------------------------------------------------------------------------------- gaze
@@ -346,7 +331,7 @@ def eval_cmd(ctx, board, data, out_dir, resume, model, limit, split, threshold, 
         ev = Evaluator(dev, ds, out, model=model, resume=resume, threshold=threshold, scale=scale, fov=fov)
         if resume:
             say(f"resuming {out}: {ev.state.done} of {ev.state.total} done")
-        progress, update = count_progress(f"eval {ds.task}")
+        progress, update = progress_bar(f"eval {ds.task}")
         with progress:
             ev.run(progress=update, limit=limit)
         summary = ev.summary()
@@ -404,7 +389,7 @@ def make_synthetic(task, out_dir, count, seed, size):
     if seed is None:
         card = read_card(models_dir() / ("tinytracker_int8.tflite" if task == "gaze" else "qsegment_int8.tflite"))
         seed = int(card.get("trained_on", {}).get("heldout_seed", 10_000))
-    progress, update = count_progress(f"{task} samples")
+    progress, update = progress_bar(f"{task} samples")
     t = time.perf_counter()
     with progress:
         size = size or (112 if task == "gaze" else 96)

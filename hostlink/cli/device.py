@@ -6,12 +6,12 @@ import click
 import numpy as np
 from rich.table import Table
 
-from ..bundled import bundled_model
+from ..bundled import bundled_model, find_model
 from ..emulator.profiles import BOARD_NAMES, get_profile
 from ..errors import ConfigError
-from ..stats import STAGE_ORDER, stage_summary
-from .common import (MAX_FRAMES, Choice, Number, Text, echo_json, frames_progress, open_device, out_console, safe_text, shown,
-                     upload_progress)
+from ..stats import STAGE_ORDER, StageSummary, stage_summary
+from .common import (MAX_FRAMES, Choice, Number, Text, connect_to, echo_json, json_option, load_input, open_device,
+                     out_console, progress_bar, safe_text, shown)
 
 
 def _boards_found():
@@ -23,7 +23,7 @@ def _boards_found():
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 def boards(as_json):
     """List boards plugged in (by USB id and mode) and the emulator profiles."""
     found = _boards_found()
@@ -52,7 +52,7 @@ def boards(as_json):
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @click.pass_context
 def info(ctx, as_json):
     """Show what the board says about itself and its active model."""
@@ -79,10 +79,12 @@ def info(ctx, as_json):
             out_console.print("  model: none loaded")
 
 
-def _do_upload(dev, model_path, name=None, fmt=None, policy=None):
-    progress, update = upload_progress(f"upload {Path(model_path).name}")
+def _do_upload(dev, model, name=None, fmt=None, policy=None):
+    """Upload ``model``: a path or a bundled model's name (tinytracker_int8.tflite)."""
+    path = find_model(str(model))
+    progress, update = progress_bar(f"upload {path.name}", "bytes")
     with progress:
-        return dev.upload(model_path, name=name, fmt=fmt, progress=update, policy=policy)
+        return dev.upload(path, name=name, fmt=fmt, progress=update, policy=policy)
 
 
 def _upload_options(cmd):
@@ -117,6 +119,15 @@ def upload(ctx, model, name, fmt, upload_budget, min_chunk):
                    f"({safe_text(m.engine)}; arena {m.arena_bytes / 1024:.1f} KB; expected {m.expected_frame_us / 1000:.2f} ms/frame)")
 
 
+def _input_option(cmd):
+    """``--input``: a host tensor instead of the sensor (the only input of a board without one)."""
+    return click.option(
+        "--input", "input_path", type=click.Path(exists=True, dir_okay=False),
+        help="Run on this host tensor (.npy of the model's exact input shape) instead of the sensor: integers are "
+             "taken as quantized values, floats are quantized with the input's scale and zero point; values the "
+             "input cannot hold are refused, never wrapped.")(cmd)
+
+
 def _result_json(r):
     return dict(frame=r.frame, total_ms=r.total_ms,
                 stages={k: dict(start_us=v.start_us, end_us=v.end_us, ms=v.duration_ms) for k, v in r.stages.items()},
@@ -129,24 +140,12 @@ def _result_json(r):
               help="Frames to capture.")
 @click.option("--period-ms", type=Number(float, min=0, max=60_000, example="10"), default=0.0,
               help="Frame period on the board clock (0: back to back).")
-@click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False),
-              help="Run on this host tensor (.npy of the model's exact input shape) instead of the sensor: integers are "
-                   "taken as quantized values, floats are quantized with the input's scale and zero point; values the "
-                   "input cannot hold are refused, never wrapped.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_input_option
+@json_option()
 @click.pass_context
 def capture(ctx, count, period_ms, input_path, as_json):
     """Capture frames with the active model and print per-stage board timings."""
-    tensor = None
-    if input_path:
-        try:
-            tensor = np.load(input_path, allow_pickle=False)
-        except Exception as exc:
-            raise ConfigError(f"cannot read {input_path} as a .npy array: {exc}",
-                              "save one with numpy.save(path, array)") from None
-        if not isinstance(tensor, np.ndarray):
-            raise ConfigError(f"{input_path} holds several arrays (.npz); --input takes one .npy array",
-                              "save one with numpy.save(path, array)")
+    tensor = load_input(input_path)
     with open_device(ctx) as dev:
         if not dev.model_info().loaded:
             raise ConfigError(f"no model is loaded on {dev.info.board}", "upload one first: hostlink upload MODEL")
@@ -160,9 +159,9 @@ def capture(ctx, count, period_ms, input_path, as_json):
             click.echo(f"frame {r.frame}: {stages}  total {r.total_ms:.3f} ms  -> {outs}")
 
 
-def _stage_table(rows: list[tuple[str, str, dict]], title: str) -> Table:
+def _stage_table(rows: list[tuple[str, str, StageSummary]], title: str) -> Table:
     """One row per board, one column per stage (median ms)."""
-    names = [n for n in STAGE_ORDER if any(n in s["stages"] for _, _, s in rows)]
+    names = [n for n in STAGE_ORDER if any(n in s.stages for _, _, s in rows)]
     t = Table(title=title, title_justify="left")
     t.add_column("board")
     t.add_column("model")
@@ -170,59 +169,70 @@ def _stage_table(rows: list[tuple[str, str, dict]], title: str) -> Table:
         t.add_column(n, justify="right")
     t.add_column("total", justify="right")
     for board, model, s in rows:
-        cells = ["—" if n not in s["stages"] else f"{s['stages'][n]['median_ms']:.2f}" for n in names]
-        t.add_row(board, model, *cells, f"{s['total_ms']:.2f}")
+        cells = ["—" if n not in s.stages else f"{s.stages[n].median_ms:.2f}" for n in names]
+        t.add_row(board, model, *cells, f"{s.total_ms:.2f}")
     return t
 
 
-def _spread_table(s: dict, title: str) -> Table:
+def _spread_table(s: StageSummary, title: str) -> Table:
     """One row per stage: median, min, max, IQR."""
     t = Table(title=title, title_justify="left")
     for col in ("stage", "median ms", "min ms", "max ms", "IQR ms"):
         t.add_column(col, justify="left" if col == "stage" else "right")
-    for n, v in s["stages"].items():
-        t.add_row(shown(n), f"{v['median_ms']:.3f}", f"{v['min_ms']:.3f}", f"{v['max_ms']:.3f}", f"{v['iqr_ms']:.3f}")
-    t.add_row("total", f"{s['total_ms']:.3f}", f"{s['total_min_ms']:.3f}", f"{s['total_max_ms']:.3f}", "")
+    for n, v in s.stages.items():
+        t.add_row(shown(n), f"{v.median_ms:.3f}", f"{v.min_ms:.3f}", f"{v.max_ms:.3f}", f"{v.iqr_ms:.3f}")
+    t.add_row("total", f"{s.total_ms:.3f}", f"{s.total_min_ms:.3f}", f"{s.total_max_ms:.3f}", "")
     return t
 
 
-def run_model(dev, model_path, frames: int, warmup: int, policy=None):
-    _do_upload(dev, model_path, policy=policy)
+def run_model(dev, model, frames: int, warmup: int, policy=None, tensor=None):
+    """Upload ``model`` (unless the board's firmware has its model built in), then time frames."""
+    if "MODEL_BUILT_IN" in dev.info.capabilities:
+        if model is not None and Path(str(model)).stem != dev.model.name:
+            raise ConfigError(f"{dev.info.board_name} runs the model built into its firmware ({dev.model.name}); "
+                              f"it cannot run {model}", f"leave MODEL out: hostlink run --input X.npy")
+    elif model is None:
+        raise ConfigError("run needs a MODEL (a path or a bundled model)", "e.g. hostlink run tinytracker_int8.tflite")
+    else:
+        _do_upload(dev, model, policy=policy)
     if warmup:
-        dev.capture(count=warmup)
-    progress, update = frames_progress(f"{dev.info.board}: frames")
+        dev.capture(count=warmup, input=tensor)
+    progress, update = progress_bar(f"{dev.info.board}: frames")
     with progress:
-        return dev.capture(count=frames, progress=update)
+        return dev.capture(count=frames, input=tensor, progress=update)
 
 
 @click.command()
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", type=click.Path(dir_okay=False), required=False)
 @click.option("--frames", "-n", type=Number(int, min=1, max=MAX_FRAMES, example="20"), default=20, show_default=True,
               help="Measured frames.")
 @click.option("--warmup", type=Number(int, min=0, max=MAX_FRAMES, example="2"), default=2, show_default=True,
               help="Frames run and discarded first.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_input_option
+@json_option("Print one JSON object.")
 @_upload_options
 @click.pass_context
-def run(ctx, model, frames, warmup, as_json, upload_budget, min_chunk):
-    """Upload MODEL, capture N frames and print median/min/max per stage."""
+def run(ctx, model, frames, warmup, input_path, as_json, upload_budget, min_chunk):
+    """Upload MODEL (a path or a bundled model's name), capture N frames and print median/min/max per stage.
+
+    A board whose firmware has its model built in (mlperftiny) takes no MODEL, only --input."""
     policy = _policy(upload_budget, min_chunk)
+    tensor = load_input(input_path)
     with open_device(ctx) as dev:
-        results = run_model(dev, model, frames, warmup, policy)
+        results = run_model(dev, model, frames, warmup, policy, tensor)
         s = stage_summary(results)
+        name = Path(str(model)).name if model is not None else dev.model.name
         if as_json:
-            echo_json(dict(board=dev.info.board, model=Path(model).name, frames=s["frames"],
-                           stages={k: {m: v[m] for m in ("median_ms", "min_ms", "max_ms")} for k, v in s["stages"].items()},
-                           total_ms=s["total_ms"]))
+            echo_json(dict(board=dev.info.board, model=name, **s.to_json()))
             return
-        out_console.print(_spread_table(s, f"{shown(Path(model).name)}: {frames} frames on {shown(dev.info.board_name)} "
+        out_console.print(_spread_table(s, f"{shown(name)}: {frames} frames on {shown(dev.info.board_name)} "
                                            f"({shown(dev.model.engine)})"))
 
 
 @click.command()
 @click.option("--frames", "-n", type=Number(int, min=1, max=MAX_FRAMES, example="20"), default=20, show_default=True,
               help="Measured frames per board.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option()
 @click.pass_context
 def demo(ctx, frames, as_json):
     """The main job on the emulators: upload the bundled demo model to each board, capture, tabulate."""
@@ -230,13 +240,11 @@ def demo(ctx, frames, as_json):
     for name in BOARD_NAMES:
         prof = get_profile(name)
         model = bundled_model(prof.demo_model)
-        with _emu(ctx, f"{name}?path={prof.demo_path}") as dev:  # coralmicro: the Edge TPU path
+        with connect_to(ctx, f"emu:{name}?path={prof.demo_path}") as dev:  # coralmicro: the Edge TPU path
             results = run_model(dev, model, frames, warmup=2)
             s = stage_summary(results)
             rows.append((name, model.name, s))
-            out.append(dict(board=name, model=model.name, engine=dev.model.engine, frames=s["frames"],
-                            stages={k: {m: v[m] for m in ("median_ms", "min_ms", "max_ms")} for k, v in s["stages"].items()},
-                            total_ms=s["total_ms"]))
+            out.append(dict(board=name, model=model.name, engine=dev.model.engine, **s.to_json()))
     if as_json:
         echo_json(out)
         return
@@ -244,16 +252,6 @@ def demo(ctx, frames, as_json):
     out_console.print("Timing model: docs/timing-model.md. Spresense runs TinyTrackerS: TinyTracker does not fit its "
                       "768 KB main-core RAM (try: hostlink inspect). Coral Micro: the Edge TPU path (timing of "
                       "the compiled graph, outputs by LiteRT); a plain .tflite on emu:coralmicro runs on the M7.")
-
-
-def _emu(ctx, name):
-    from ..api import connect
-    from .common import trace_printer
-
-    from .common import timeouts_for
-
-    return connect(f"emu:{name}", trace=trace_printer if ctx.find_root().obj.get("trace") else None,
-                   timeouts=timeouts_for(ctx))
 
 
 def register(group: click.Group) -> None:

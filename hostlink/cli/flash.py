@@ -4,13 +4,13 @@ from click.core import ParameterSource
 
 from ..boards import registry
 from ..errors import ConfigError
-from .common import Choice, IPv4, Number, Text
+from .common import BoardName, IPv4, Number, Text
 
 FLASHABLE = registry.flashable()
 
 
 @click.command()
-@click.option("--board", "-b", "board_opt", type=Choice(FLASHABLE), default=None,
+@click.option("--board", "-b", "board_opt", type=BoardName(FLASHABLE), default=None,
               help="Which board (also the global --board).")
 @click.argument("firmware", type=click.Path(exists=True, dir_okay=False))
 @click.option("--ram", is_flag=True, help="coralmicro: run the ELF from RAM; write nothing to flash.")

@@ -7,17 +7,13 @@ import click
 from rich.table import Table
 
 from ..errors import ConfigError
-from .common import (MAX_FRAMES, MAX_PERIOD_US, MAX_WINDOWS, MonitorURL, Number, PortURL, Text, echo_json,
-                     err_console, out_console, safe_text, shown, timeouts_for, trace_printer)
+from .common import (MAX_FRAMES, MAX_PERIOD_US, MAX_WINDOWS, MonitorURL, Number, PortURL, Text, connect_to,
+                     echo_json, err_console, out_console, safe_text, shown)
 
 
 def _connector(ctx: click.Context):
-    obj = ctx.find_root().obj or {}
-
     def connect(port: str):
-        from ..api import connect as api_connect
-
-        return api_connect(port, trace=trace_printer if obj.get("trace") else None, timeouts=timeouts_for(ctx))
+        return connect_to(ctx, port)
 
     return connect
 

@@ -35,10 +35,10 @@ from typing import Any, Callable
 
 import yaml
 
+from ..bundled import find_model
 from ..errors import ConfigError
 from ..limits import MAX_BOARDS, MAX_FRAMES, MAX_PERIOD_US, MAX_WINDOWS
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "data" / "models"
 NAME_RE = r"[A-Za-z0-9_.-]{1,64}"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -389,12 +389,4 @@ def load_plan(path: str | Path) -> Plan:
 
 def resolve_model(name: str, base: Path | None = None) -> Path:
     """A model path as given, relative to the plan's folder, or bundled with hostlink."""
-    candidates = [Path(name)]
-    if base is not None:
-        candidates.append(base / name)
-    candidates += [MODELS_DIR / name, MODELS_DIR / f"{name}.tflite"]
-    for c in candidates:
-        if c.is_file():
-            return c
-    bundled = ", ".join(sorted(p.name for p in MODELS_DIR.glob("*.tflite"))) or "none"
-    raise ConfigError(f"model {name!r} not found", f"give a path, or a bundled model: {bundled}")
+    return find_model(name, base)
