@@ -67,6 +67,12 @@ SUBMISSIONS = [
     ("v0.7", "renesas", "EK-RA6M4", "systems/EK-RA6M4_System_Description.json",
      "cortex-m33", "tflm-cmsis-nn",
      "TFLM with CMSIS-NN kernels (code/EK_RA6M4/src/tensorflow/lite/micro/kernels/conv.cc calls arm_nnfunctions)", ""),
+    ("v0.7", "silicon_labs", "silicon_labs_xG24_DK2601B", "systems/silicon_labs_xG24_DK2601B.json",
+     "cortex-m33+mvp", "tflm-mvp-gsdk-9e70b13",
+     "TFLM 3e190e5 with Silicon Labs MVP accelerator kernels (Gecko SDK 9e70b13)", ""),
+    ("v1.0", "silicon_labs", "silicon_labs_xG24_DK2601B", "systems/silicon_labs_xG24_DK2601B.json",
+     "cortex-m33+mvp", "tflm-mvp-gsdk-4.1.1",
+     "TFLM 10b1223 with Silicon Labs MVP accelerator kernels (Gecko SDK v4.1.1)", ""),
     ("v1.0", "OctoML", "microtvm_cmsis_nn/NRF5340-DK", "systems/system_description_NRF5340DK_microtvm_cmsis_nn.json",
      "cortex-m33", "microtvm-cmsis-nn", "microTVM e3a6cb6 with CMSIS-NN", ""),
     ("v1.0", "OctoML", "microtvm_cmsis_nn/NUCLEO_L4R5ZI", "systems/system_description_NUCLEO_L4R5ZI_microtvm_cmsis_nn.json",
@@ -207,10 +213,19 @@ PAPER_ROWS = [
          model_source="hostlink's retrained TinyTracker (same graph as the paper's, papers.md section 1)",
          measure="end-to-end", latency_ms="19", energy_uj="4900",
          reason="end-to-end frame time (capture to result), not inference alone"),
+    dict(id="tinytrackers-spresense-end-to-end", benchmark="tinytrackers",
+         source="Ruegg, Bonazzi, Ronco, Gaze Estimation on Spresense, arXiv 2308.12313, abstract "
+                "(TinyTrackerS runs on the Spresense at 3 FPS)",
+         board="Sony Spresense", core="cortex-m4f", clock_mhz="156", runtime="spresense-sdk",
+         runtime_detail="Spresense SDK; the abstract does not name the inference runtime",
+         model="hostlink/data/models/tinytrackers_int8.tflite",
+         model_source="hostlink's retrained TinyTrackerS (same graph as the report's, papers.md section 1)",
+         measure="end-to-end", latency_ms="333.3", energy_uj="",
+         reason="end-to-end frame rate (3 frames per second, capture to result), not inference alone"),
     dict(id="tinytracker-coralmicro-end-to-end", benchmark="tinytracker",
          source="Bonazzi et al., TinyTracker, arXiv 2307.07813, abstract",
          board="Coral Dev Board Micro", core="edgetpu", clock_mhz="", runtime="edgetpu",
-         runtime_detail="compute path not stated in the abstract; see docs/calibration.md",
+         runtime_detail="the abstract does not name the compute path; TFLM on the M7 cannot fit 34.4 ms, so it is the Edge TPU path (docs/calibration.md)",
          model="hostlink/data/models/tinytracker_int8.tflite",
          model_source="hostlink's retrained TinyTracker (same graph as the paper's, papers.md section 1)",
          measure="end-to-end", latency_ms="34.4", energy_uj="34200",
@@ -249,7 +264,6 @@ def _median(text: str, what: str) -> float | None:
 
 def harvest(base: Path) -> list[dict]:
     macs = {b: analyze((ROOT / REF / f).read_bytes(), name=f).macs for b, (f, _) in MODELS.items()}
-    tiny_macs = analyze((ROOT / "hostlink/data/models/tinytracker_int8.tflite").read_bytes()).macs
     rows: list[dict] = []
     seen: dict[tuple, str] = {}
     for rnd, sub, folder, system, core, runtime, detail, reason in SUBMISSIONS:
@@ -262,12 +276,16 @@ def harvest(base: Path) -> list[dict]:
         for bench, (fname, tiny_path) in MODELS.items():
             perf_path = f"closed/{sub}/results/{folder}/{bench}/performance/results.txt"
             perf = _show(git, commit, perf_path)
+            if perf is None:  # Silicon Labs names them performance_results.txt / energy_results.txt
+                perf_path = perf_path.replace("/results.txt", "/performance_results.txt")
+                perf = _show(git, commit, perf_path)
             if perf is None:
                 continue
             thr = _median(perf, "throughput")
             if thr is None:
                 raise SystemExit(f"harvest: {rnd} {perf_path} has no median throughput")
-            energy_text = _show(git, commit, perf_path.replace("/performance/", "/energy/"))
+            energy_text = _show(git, commit, perf_path.replace("/performance/", "/energy/")
+                                .replace("performance_results.txt", "energy_results.txt"))
             energy = _median(energy_text, "energy") if energy_text else None
             board = folder.split("/")[-1]
             rid = f"{rnd}-{sub}-{folder}-{bench}".lower().replace("_", "-").replace("/", "-")
@@ -287,7 +305,7 @@ def harvest(base: Path) -> list[dict]:
                 measure="inference", macs=macs[bench], latency_ms=f"{1000.0 / thr:.4f}",
                 energy_uj="" if energy is None else f"{energy:g}", reason=row_reason))
     for extra in PAPER_ROWS:
-        rows.append({**extra, "macs": tiny_macs})
+        rows.append({**extra, "macs": analyze((ROOT / extra["model"]).read_bytes()).macs})
     return rows
 
 
