@@ -326,6 +326,13 @@ class Plan:
         """The same schema for a Plan built in Python (``run_session(Plan(...))``)."""
         check_plan_data(self.as_dict(), where)
 
+    def in_parallel(self) -> bool:
+        """Boards measured at once: as the plan says, else when every board is a labgrid place
+        (separate boards on separate hosts: the session takes as long as its slowest board)."""
+        if self.parallel is not None:
+            return self.parallel and len(self.boards) > 1
+        return len(self.boards) > 1 and all(b.port.startswith("labgrid://") for b in self.boards)
+
     def label_of(self, i: int) -> str:
         b = self.boards[i]
         return _label(dataclasses.asdict(b), i)

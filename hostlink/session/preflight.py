@@ -9,6 +9,8 @@ uploaded twice, since an upload over a slow link takes minutes.
 """
 from __future__ import annotations
 
+import functools
+import threading
 from pathlib import Path
 
 from ..errors import ConfigError, HostlinkError
@@ -27,20 +29,39 @@ class SessionNotStarted(HostlinkError):
 
 
 def preflight(plan: Plan, plan_dir: Path | None, connect, *, labels: set[str] | None = None,
-              verb: str = "started") -> None:
-    """Check each board of ``plan`` (only those in ``labels`` when given); raise SessionNotStarted."""
-    for i, bp in enumerate(plan.boards):
-        label = plan.label_of(i)
-        if labels is not None and label not in labels:
-            continue
+              verb: str = "started", parallel: bool = False) -> None:
+    """Check each board of ``plan`` (only those in ``labels`` when given); raise SessionNotStarted.
+
+    With ``parallel``, the boards are checked at once (a farm's places are on other hosts), and
+    the first board's problem in plan order is the one reported."""
+    todo = [(i, bp, plan.label_of(i)) for i, bp in enumerate(plan.boards)
+            if labels is None or plan.label_of(i) in labels]
+    problems: dict[int, SessionNotStarted] = {}
+
+    def one(i, bp, label) -> None:
         try:
             _check_board(plan, i, label, bp, plan_dir, connect)
         except HostlinkError as err:
-            raise SessionNotStarted(f"session not {verb}: {label}: {err.message}",
-                                    err.hint, getattr(err, "exit_code", 2)) from None
+            problems[i] = SessionNotStarted(f"session not {verb}: {label}: {err.message}",
+                                            err.hint, getattr(err, "exit_code", 2))
         except (OSError, ValueError) as err:  # a port or option the lower layers did not word
-            raise SessionNotStarted(f"session not {verb}: {label}: {err}",
-                                    f"check the board's port {bp.port!r} and monitor {bp.monitor!r}") from None
+            problems[i] = SessionNotStarted(f"session not {verb}: {label}: {err}",
+                                            f"check the board's port {bp.port!r} and monitor {bp.monitor!r}")
+
+    if parallel and len(todo) > 1:
+        workers = [threading.Thread(target=one, args=item, daemon=True) for item in todo]
+        for w in workers:
+            w.start()
+        for w in workers:
+            while w.is_alive():
+                w.join(0.2)  # short joins keep Ctrl-C responsive
+    else:
+        for item in todo:
+            one(*item)
+            if problems:
+                break
+    if problems:
+        raise problems[min(problems)]
 
 
 def monitor_address(bp, dev) -> str:
@@ -89,14 +110,29 @@ def _check_board(plan: Plan, i: int, label: str, bp, plan_dir: Path | None, conn
         dev.close()
 
 
+_ANALYSIS_LOCK = threading.Lock()
+
+
+def _analysis(data: bytes, name: str):
+    """One analysis (tflite-micro arena included: seconds of CPU) per model, however many boards
+    are checked, one after the other or at once."""
+    with _ANALYSIS_LOCK:
+        return _analyse(data, name)
+
+
+@functools.lru_cache(maxsize=8)
+def _analyse(data: bytes, name: str):
+    from ..models.formats import analyze_bytes
+
+    return analyze_bytes(data, name=name, with_arena=True)
+
+
 def _check_model(info, model_path: Path) -> None:
     """The board's format list, then its memory and op limits, as the board itself would judge."""
     from .. import protocols as P
     from ..client import model_format_for
     from ..emulator.profiles import get_profile
     from ..models.admission import check
-    from ..models.formats import analyze_bytes
-
     data = model_path.read_bytes()
     fmt = model_format_for(data, str(model_path))
     fmt_name = P.FORMAT_NAMES[fmt]
@@ -109,8 +145,7 @@ def _check_model(info, model_path: Path) -> None:
         limits = get_profile(str(info.board)).limits
     except ConfigError:
         return  # a board kind without a profile judges the model itself at upload
-    report = analyze_bytes(data, name=model_path.name, with_arena=True)
-    refusals = check(report, limits)
+    refusals = check(_analysis(data, model_path.name), limits)
     if refusals:
         raise ConfigError(f"{info.board_name} would refuse model {model_path.name!r}: "
                           + "; ".join(r.message for r in refusals),

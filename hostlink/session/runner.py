@@ -100,7 +100,7 @@ class SessionRunner:
         where = "starting"
         try:
             with self._progress_bar():
-                if self._parallel():
+                if plan.in_parallel():
                     where = "the boards' windows"
                     self._run_parallel()
                 else:
@@ -125,15 +125,6 @@ class SessionRunner:
         return summary
 
     # -- boards at once ---------------------------------------------------------------------------
-
-    def _parallel(self) -> bool:
-        """One worker per board when the plan says so, or when every board is a labgrid place
-        (separate boards on separate hosts: the session takes as long as its slowest board)."""
-        if self.plan.parallel is not None:
-            return self.plan.parallel and len(self.plan.boards) > 1
-        from ..farm.address import is_farm_url
-
-        return len(self.plan.boards) > 1 and all(is_farm_url(b.port) for b in self.plan.boards)
 
     def _run_parallel(self) -> None:
         """Each board in its own thread. A board that fails (its exporter gone, its monitor
@@ -452,7 +443,7 @@ def run_session(plan: Plan, out_dir: str | Path = "sessions", *, plan_dir: Path 
                     break
     with _sigterm_stops_gracefully():
         try:
-            preflight(plan, plan_dir, connect)
+            preflight(plan, plan_dir, connect, parallel=plan.in_parallel())
         except KeyboardInterrupt as err:
             raise _interrupted_before_start(err, "started") from None
         store = SessionStore.create(out_dir, plan)
@@ -521,7 +512,7 @@ def resume_session(path: str | Path, *, progress: bool = True, console=None,
                    if len(store.completed_windows(plan.label_of(i))) < plan.windows}
         try:
             moves = _assign_spares(store, plan, missing, list(spares), connect)
-            preflight(plan, None, connect, labels=missing, verb="resumed")
+            preflight(plan, None, connect, labels=missing, verb="resumed", parallel=plan.in_parallel())
         except KeyboardInterrupt as err:
             raise _interrupted_before_start(err, "resumed") from None
         if moves:

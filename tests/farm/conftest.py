@@ -1,12 +1,12 @@
 import pytest
 
-from .farm_fixtures import Farm, need_labgrid
+from .farm_fixtures import LocalFarm, need_labgrid
 
 
 @pytest.fixture(scope="module")
 def farm(tmp_path_factory, monkeypatch_module):
     need_labgrid()
-    f = Farm(tmp_path_factory.mktemp("farm"))
+    f = LocalFarm(tmp_path_factory.mktemp("farm"))
     for key, value in f.env().items():
         monkeypatch_module.setenv(key, value)
     yield f
