@@ -6,8 +6,8 @@ client's interface: ``hostlink --board mlperftiny --port /dev/ttyACM0 info`` ask
 ``profile%``; ``capture --input x.npy`` loads the tensor with ``db`` commands, runs ``infer 1 0``
 per frame and reads ``m-results-[...]``; in performance mode the two ``m-lap-us`` timestamps around
 the inference time it on the DUT's clock. In energy mode the firmware drives a timestamp GPIO
-instead, which a power monitor's digital input records. Uploading is refused: the model is compiled
-into the firmware.
+instead, which a power monitor's digital input records: ``energy_run`` measures the energy between
+the two pulses around ``infer N``. Uploading is refused: the model is compiled into the firmware.
 
 ``emu:mlperftiny[?model=ic01&mode=energy]`` is the emulated reference DUT
 (hostlink/emulator/mlperftiny.py), and ``hostlink emulate --board mlperftiny --pty`` serves it on a
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 import urllib.parse
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -160,6 +161,63 @@ class MlperfTinyDevice(DeviceHandle):
 
     def reset(self) -> None:
         raise ConfigError("MLPerf Tiny firmware has no reset command", "press the board's reset button")
+
+
+@dataclass(frozen=True)
+class EnergyRun:
+    """One ``infer N W`` in energy mode, measured by a power monitor between the two timestamp pulses
+    (as the MLPerf Tiny energy runner does: from one timestamp to the next, divided by N)."""
+
+    inferences: int
+    window_s: float  # first timestamp pulse to the second
+    energy_uj: float  # in that window
+    mean_power_mw: float
+    err_bound_uj: float
+    results: list[float]
+
+    @property
+    def energy_uj_per_inference(self) -> float:
+        return self.energy_uj / self.inferences
+
+    @property
+    def latency_ms(self) -> float:
+        return self.window_s * 1000 / self.inferences
+
+
+def energy_run(dev: MlperfTinyDevice, monitor, tensor: np.ndarray, inferences: int = 1, warmup: int = 0,
+               timestamp_bit: int = 0) -> EnergyRun:
+    """Run ``inferences`` on ``tensor`` with ``monitor`` recording, and align on the DUT's timestamp
+    pulses, which reach the monitor's digital input ``timestamp_bit``. ``monitor`` is open and
+    configured for the DUT's supply; the DUT runs energy-mode firmware."""
+    from ..power.align import decode_markers, integrate
+    from ..power.base import Trace
+
+    if dev.mode != "energy":
+        raise ConfigError(f"{dev.info.board_name} runs performance-mode firmware: it prints m-lap-us instead of "
+                          "pulsing its timestamp pin", "flash the energy-mode build (EE_CFG_ENERGY_MODE=1)")
+    if monitor.info.digital_channels <= timestamp_bit:
+        raise ConfigError(f"{monitor.info.model} has no digital input {timestamp_bit} for the timestamp pin",
+                          "wire the DUT's timestamp GPIO to a digital input of the monitor")
+    dev.load_input(tensor)
+    monitor.start()
+    work_s = max(dev.model.expected_frame_us, 1) / 1e6 * (inferences + warmup)
+    lines = dev.command("infer", inferences, warmup, work_s=work_s)
+    blocks = monitor.read_available()
+    while (more := monitor.read(0.2)) is not None:  # a streaming monitor's last samples are in flight
+        blocks.append(more)
+    monitor.stop()
+    trace = Trace.concat(blocks, monitor.info.sample_rate_hz)
+    pulses = [seg for seg in decode_markers(trace, mask=1 << timestamp_bit) if seg["stage_id"]]
+    if len(pulses) < 2:
+        raise DeviceError(0, f"the monitor saw {len(pulses)} timestamp pulse(s) during infer, not 2",
+                          f"check the wire from the DUT's timestamp pin to digital input {timestamp_bit}")
+    window = np.zeros(1, dtype=pulses[0].dtype)
+    window["stage_id"], window["start"], window["stop"] = 1, pulses[-2]["start"], pulses[-1]["start"]
+    row = integrate(trace, window)[0]
+    values = next((r for r in map(P.parse_results, lines) if r is not None), [])
+    span_s = (row["stop"] - row["start"]) / monitor.info.sample_rate_hz
+    return EnergyRun(inferences, span_s, float(row["energy_j"]) * 1e6, float(row["mean_power_w"]) * 1e3,
+                     float(row["err_bound_j"]) * 1e6, values)
 
 
 def _model_info(version: str) -> ModelInfo:

@@ -244,3 +244,34 @@ def test_a_board_that_is_not_a_dut_is_named_with_a_timeout(monkeypatch):
     with pytest.raises(hostlink.errors.LinkTimeout, match="no MLPerf Tiny DUT answered"):
         hostlink.connect("loop://", board="mlperftiny", timeouts=Timeouts(hello_s=0.2))
     assert issubclass(DeviceError, hostlink.errors.HostlinkError)
+
+
+def test_energy_run_integrates_between_the_timestamp_pulses():
+    from hostlink.power import open_monitor
+
+    dev = hostlink.connect("emu:mlperftiny?model=kws01&mode=energy", board="mlperftiny")
+    try:
+        dut = dev.emulated_board
+        with open_monitor("emulated://ppk2", board=dut) as monitor:
+            monitor.configure(supply_v=dut.profile.supply_v)
+            run = board.energy_run(dev, monitor, np.zeros(dev.model.inputs[0].shape, np.int8), inferences=3)
+        pulse_us = P.TIMESTAMP_PULSE_CYCLES / 120e6 * 1e6
+        window_us = pulse_us + 3 * emu.inference_us("kws01")  # pulse start to pulse start
+        assert run.window_s * 1e6 == pytest.approx(window_us, abs=20)
+        assert run.energy_uj == pytest.approx(dut.profile.busy_mw * window_us / 1000, rel=0.02)
+        assert run.energy_uj_per_inference == pytest.approx(run.energy_uj / 3)
+        assert len(run.results) == 12  # kws01: twelve classes
+    finally:
+        dev.close()
+
+
+def test_energy_run_needs_energy_firmware():
+    from hostlink.power import open_monitor
+
+    dev = hostlink.connect("emu:mlperftiny", board="mlperftiny")
+    try:
+        with open_monitor("emulated://ppk2", board=dev.emulated_board) as monitor:
+            with pytest.raises(ConfigError, match="performance-mode firmware"):
+                board.energy_run(dev, monitor, np.zeros(dev.model.inputs[0].shape, np.int8))
+    finally:
+        dev.close()
