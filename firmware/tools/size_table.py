@@ -119,7 +119,10 @@ def runtime_flash(map_file: Path, lib_name: str = "libtensorflow-microlite.a") -
     """Bytes of .text/.rodata/.data the linker took from lib_name (input sections in the map)."""
     total = 0
     pending = None
-    for line in map_file.read_text().splitlines():
+    text = map_file.read_text()
+    # only what was placed: the map first lists the input sections --gc-sections discarded
+    start = text.find("Linker script and memory map")
+    for line in text[start if start >= 0 else 0:].splitlines():
         m = _MAP_PIECE.match(line)
         if m is None:
             # a long section name sits alone on its line; its address and size follow on the next
