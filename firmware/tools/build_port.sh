@@ -48,9 +48,19 @@ coralmicro)
     for t in gcc g++ ar objcopy objdump strip size nm ranlib; do
         ln -sf "$(command -v arm-none-eabi-$t)" "$tc/arm-none-eabi-$t"
     done
-    cmake -G Ninja -S "$fw/ports/coralmicro" -B "$out" -DCORALMICRO_DIR="$sdk" -DCMAKE_BUILD_TYPE=Release
-    cmake --build "$out" --target hostlink_coralmicro -j "${HL_PORT_JOBS:-2}"
-    report "$out/hostlink_coralmicro"
+    # The app is configured from a copy inside the SDK (apps/hostlink_coralmicro, with the core and
+    # ports/common under hl/): the SDK's generate_data() copies test data to the build folder by
+    # their path relative to the app's source folder, which from this repository would climb out of
+    # build/ into the repository itself.
+    app="$sdk/apps/hostlink_coralmicro"
+    rm -rf "$app"
+    mkdir -p "$app/hl/ports"
+    cp "$fw/ports/coralmicro/CMakeLists.txt" "$fw/ports/coralmicro/hl_port_coralmicro.cc" "$app/"
+    cp -R "$fw/core" "$app/hl/core"
+    cp -R "$fw/ports/common" "$app/hl/ports/common"
+    cmake -G Ninja -S "$app" -B "$out/cmake/build" -DCORALMICRO_DIR="$sdk" -DCMAKE_BUILD_TYPE=Release
+    cmake --build "$out/cmake/build" --target hostlink_coralmicro -j "${HL_PORT_JOBS:-2}"
+    report "$out/cmake/build/hostlink_coralmicro"
     ;;
 spresense)
     [ -d "$sdk/sdk/tools" ] && [ -f "$sdk/nuttx/Makefile" ] || die "$sdk is not a spresense checkout with its nuttx submodule"
