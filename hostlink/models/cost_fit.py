@@ -3,14 +3,16 @@ leave-one-out errors. ``tools/calibrate.py`` prints it; tests check it reproduce
 
 The model, in core cycles, for a row of (core, runtime) pair p and runtime r::
 
-    cycles = s_p * ( W_pointwise + sum_c e_rc * W_c + e_r,layer * layers + e_r,net )
+    cycles = s_p * ( W_pointwise + sum_c e_rc * W_c + e_r,output * outputs + e_r,net )
 
-W_c is the model's work in op class c (MACs of conv / depthwise / fully connected; elements of
-the elementwise, pooling, movement and other ops, which share one cost per element). ``s_p`` is
-the pair's cycles per pointwise MAC; e_r are the runtime's costs relative to a pointwise MAC, the
-same for every core the runtime was measured on. Each log e_rc = g_c + d_rc: g is shared by all
-runtimes and d_rc is pulled towards 0 by a ridge penalty, because four benchmarks cannot
-separate six terms of one runtime on their own.
+W_c is the model's work in op class c (MACs of conv / shallow_conv / depthwise / fully connected;
+elements of the elementwise, pooling, movement and other ops, which share one cost per element);
+``outputs`` are the output elements of the dot-product layers. ``s_p`` is the pair's cycles per
+pointwise MAC; e_r are the runtime's costs relative to a pointwise MAC, the same for every core
+the runtime was measured on. Each log e_rc = g_c + d_rc: g is shared by all runtimes and d_rc is
+pulled towards 0 by a ridge penalty, because four benchmarks cannot separate seven terms of one
+runtime on their own. The relative MAC and element costs also have a prior of 1 (log 0) with the
+same weight; the two overheads have none.
 
 The fit minimises sum(log(pred/measured)^2) + RIDGE * sum(d^2) by Levenberg-Marquardt on
 log-parameters. numpy is the only numerical library in hostlink's dependencies, and the problem
@@ -38,9 +40,10 @@ TERMS = ("conv", "shallow_conv", "depthwise", "fc", "output", "element", "net")
 RIDGE = 1.0
 #: Terms with no prior on their shared value (the overheads: no neutral value to pull towards).
 NO_PRIOR = ("output", "net")
+#: Iterations the last fit() took (diagnostics).
 LAST_ITERATIONS = 0
-#: Starting shape: conv/depthwise/fc MACs cost about a pointwise MAC, an element about a tenth,
-#: a layer 2,000 pointwise-MAC-equivalents, an inference 20,000. Only the start of the search.
+#: Where the search starts (not a prior, not a result): MACs of every class and elements cost
+#: about a pointwise MAC, an output a few, an inference 20,000 pointwise-MAC-equivalents.
 _START = {"conv": 1.0, "shallow_conv": 2.0, "depthwise": 1.5, "fc": 1.0, "output": 4.0, "element": 1.0,
           "net": 20000.0}
 
