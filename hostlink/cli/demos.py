@@ -2,6 +2,7 @@
 and ``datasets make-synthetic`` (labelled data for eval and tests)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -27,11 +28,22 @@ def say(msg: str) -> None:
     err_console.print(msg, highlight=False, soft_wrap=True)
 
 
+MONITOR_HELP = ("Power monitor for energy per stage, as in sessions: ppk2://auto, ppk2:///dev/ttyACM0, joulescope://, "
+                "emulated://ppk2 (an emulated board's own).")
+
+
+def warn(msg: str) -> None:
+    say(f"[yellow]warning:[/] {msg}")
+
+
 
 
 # ---------------------------------------------------------------------------------------------- gaze
 @click.command()
-@click.option("--board", "-b", "board", metavar="URL|NAME", type=BoardOrPort(), help=BOARD_HELP)
+@click.option("--board", "-b", "board", metavar="URL|NAME", type=BoardOrPort(), multiple=True,
+              help=BOARD_HELP + " Twice: the same frames go to both, side by side.")
+@click.option("--monitor", "monitor", metavar="ADDR", multiple=True,
+              help=MONITOR_HELP + " One per --board (one emulated:// serves every emulated board).")
 @click.option("--camera", type=Number(int, min=0, max=63, example="0"), default=None, metavar="N",
               help="Webcam index (default 0 when no --video).")
 @click.option("--video", type=click.Path(dir_okay=False), help="Read frames from a video file instead of a camera.")
@@ -56,15 +68,16 @@ def say(msg: str) -> None:
 @click.option("--log", "log_path", type=click.Path(dir_okay=False), help="Write one JSON line per frame here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.pass_context
-def gaze(ctx, board, camera, video, output, snapshot, model, frames, headless, fullscreen, mirror, detect, calibrate, profile,
+def gaze(ctx, board, monitor, camera, video, output, snapshot, model, frames, headless, fullscreen, mirror, detect, calibrate, profile,
          no_profile, screen, size, log_path, as_json):
     """Live gaze overlay: camera -> face -> INT8 TinyTracker on the board -> gaze point + stage timings."""
     from ..demos.calibration import Calibration, CalibrationSchedule, Screen, default_profile_path, parse_screen
-    from ..demos.gaze import GazePipeline, run_loop
+    from ..demos.gaze import GazePipeline, energy_json, run_loop
     from ..demos.video import FrameSource, VideoSink, open_window
 
     if video and camera is not None:
         raise ConfigError("give --camera or --video, not both")
+    monitors = _monitors_for(board, monitor)
     live = video is None
     cam_w, cam_h = size if isinstance(size, tuple) else Dimensions(int, low=16).convert(size, None, None)
     source = FrameSource((camera or 0) if live else video, mirror=live if mirror is None else mirror,
@@ -86,19 +99,27 @@ def gaze(ctx, board, camera, video, output, snapshot, model, frames, headless, f
         if snapshot and gf.face is not None:
             last["frame"] = frame.copy()
 
+    def log_frame(gf):
+        for g in [gf] + gf.twins:
+            log_file.write(json.dumps(g.to_json()) + "\n")
+
     try:
-        with open_board(ctx, board) as dev:
-            pipe = GazePipeline(dev, model, calibration=calib, screen=scr, async_detect=async_detect)
+        with contextlib.ExitStack() as boards:
+            devs = [boards.enter_context(open_board(ctx, b)) for b in (board or (None,))]
+            dev = devs[0]
+            pipe = GazePipeline(devs, model, calibration=calib, screen=scr, async_detect=async_detect,
+                                monitor=monitors)
+            boards.callback(pipe.close)
             if calib and calib.model_sha256 and calib.model_sha256 != pipe.model_sha256:
                 say("[yellow]warning:[/] the profile was fitted for another model; recalibrate with --calibrate")
-            log = (lambda gf: log_file.write(json.dumps(gf.to_json()) + "\n")) if log_file else None
+            log = log_frame if log_file else None
             summaries = []
             if calibrate:
                 fps = source.fps
                 schedule = CalibrationSchedule(scr.nine_points(), settle=max(5, int(fps * 0.7)), collect=max(5, int(fps * 0.7)))
                 say(f"calibration: look at each of the 9 dots ({schedule.frames / fps:.0f} s)")
                 s = run_loop(pipe, source, window=window, sink=sink, log=log, schedule=schedule, on_frame=keep,
-                             max_frames=frames)
+                             max_frames=frames, warn=warn)
                 summaries.append(s)
                 s.calibration.save(profile_path)
                 say(f"calibration saved to {profile_path} (residual {s.calibration.residual_cm:.2f} cm over "
@@ -107,12 +128,12 @@ def gaze(ctx, board, camera, video, output, snapshot, model, frames, headless, f
                     frames = max(0, frames - s.frames)
             if not summaries or not summaries[-1].stopped_by_user:
                 summaries.append(run_loop(pipe, source, window=window, sink=sink, log=log, on_frame=keep,
-                                          max_frames=frames))
+                                          max_frames=frames, warn=warn))
             summary = summaries[-1]
             tracker = pipe.face_tracker
             board_name, engine = dev.info.board_name, pipe.model.engine
             probe = pipe.probe.available
-            pipe.close()
+            energy = energy_json(pipe)
     finally:
         source.close()
         if sink:
@@ -125,7 +146,8 @@ def gaze(ctx, board, camera, video, output, snapshot, model, frames, headless, f
         _write_png(snapshot, last["frame"])
     out = summary.to_json()
     out.update(board=board_name, engine=engine, face_searches=tracker.searches,
-               detect="async" if async_detect else "sync", output=output, snapshot=snapshot if "frame" in last else None)
+               detect="async" if async_detect else "sync", output=output, snapshot=snapshot if "frame" in last else None,
+               **energy)
     if as_json:
         echo_json(out)
     else:
@@ -136,6 +158,38 @@ def gaze(ctx, board, camera, video, output, snapshot, model, frames, headless, f
         raise NothingFound(f"no frame had a face, so --snapshot {snapshot} was not written "
                            f"({out['frames']} frames read)",
                            "check that the video shows a face, well lit and facing the camera")
+
+
+def _monitors_for(boards: tuple, monitors: tuple) -> list | None:
+    """One monitor address per board, or None without --monitor."""
+    if not monitors:
+        return None
+    n = max(len(boards), 1)
+    if len(monitors) == 1 and n > 1:
+        if not monitors[0].startswith("emulated://"):
+            raise ConfigError(f"one --monitor {monitors[0]} for {n} boards: a monitor measures one board",
+                              "give one --monitor per --board, in the same order")
+        return list(monitors) * n
+    if len(monitors) != n:
+        raise ConfigError(f"{len(monitors)} --monitor addresses for {n} boards",
+                          "give one --monitor per --board, in the same order")
+    return list(monitors)
+
+
+def _energy_rows(t, e: dict, prefix: str = "") -> None:
+    """Energy rows of a summary table: per stage, per inference, power, idle."""
+    for k, v in e["stages_mj"].items():
+        t.add_row(f"{prefix}energy {shown(k)} mJ", "—" if v is None else f"{v:.4f}")
+    per = e.get("energy_mj", e.get("energy_per_inference_mj"))
+    t.add_row(f"{prefix}energy per inference mJ (± bound)",
+              "—" if per is None else f"{per:.4f} (± {e['err_bound_mj']:.4f})")
+    if e.get("mean_mw") is not None:
+        t.add_row(f"{prefix}mean power while busy mW", f"{e['mean_mw']:.1f}")
+    if e.get("idle_mw") is not None:
+        t.add_row(f"{prefix}idle baseline mW", f"{e['idle_mw']:.1f}")
+    lost = e.get("frames_without_energy", e.get("inferences_without_energy", 0))
+    if lost:
+        t.add_row(f"{prefix}inferences without energy", f"{lost} ({e.get('dropped') or 'samples lost'})")
 
 
 def _write_png(path, frame) -> None:
@@ -161,6 +215,9 @@ def _print_gaze_summary(s: dict, probe: bool) -> None:
     for k, v in s["board_ms"].items():
         t.add_row(f"board {shown(k)} ms", f"{v:.3f}")
     t.add_row("video read ms", "—" if s["read_ms"]["median"] is None else f"{s['read_ms']['median']:.2f}")
+    for lane in s.get("boards") or ([dict(board=s["board"], energy=s["energy"])] if s.get("energy") else []):
+        if lane.get("energy"):
+            _energy_rows(t, lane["energy"], f"{shown(lane['board'])} " if s.get("boards") else "")
     out_console.print(t)
     if s.get("output"):
         out_console.print(f"overlay video: {s['output']}")
@@ -185,10 +242,11 @@ def _print_gaze_summary(s: dict, probe: bool) -> None:
 @click.option("--threshold", type=Number(float, min=0, max=1, example="0.5"), default=0.5, show_default=True,
               help="Vessel probability threshold.")
 @click.option("--fov", is_flag=True, help="Score only the fundus field of view (bright disc), not the black corners.")
+@click.option("--monitor", metavar="ADDR", help=MONITOR_HELP + " Energy per image and per inference.")
 @click.option("--headless", is_flag=True, help="With --camera: never open a window.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.pass_context
-def segment(ctx, images, board, camera, frames, labels, out_dir, model, scale, threshold, fov, headless, as_json):
+def segment(ctx, images, board, camera, frames, labels, out_dir, model, scale, threshold, fov, monitor, headless, as_json):
     """Vessel segmentation: overlays (and metrics with --labels) for IMAGES, a folder, or a camera."""
     import cv2
 
@@ -208,8 +266,10 @@ def segment(ctx, images, board, camera, frames, labels, out_dir, model, scale, t
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    with open_board(ctx, board) as dev:
-        runner = SegmentRunner(dev, model, scale=scale)
+    with contextlib.ExitStack() as stack:
+        dev = stack.enter_context(open_board(ctx, board))
+        runner = SegmentRunner(dev, model, scale=scale, monitor=monitor)
+        stack.callback(runner.close)
         hud_head = f"{dev.info.board_name} | {runner.model.name}"
         if camera is not None:
             _segment_camera(runner, camera, frames, out, threshold, headless, hud_head)
@@ -222,7 +282,10 @@ def segment(ctx, images, board, camera, frames, labels, out_dir, model, scale, t
             host_ms = (time.perf_counter() - t) * 1e3
             truth = None
             row = dict(image=str(path), tiles=len(res.captures), host_ms=round(host_ms, 2),
-                       board_ms={k: round(v, 3) for k, v in res.board_ms.items()})
+                       board_ms={k: round(v, 3) for k, v in res.board_ms.items()}, **res.energy_json())
+            msg = runner.notice()
+            if msg:
+                warn(f"{msg}; segmentation goes on, images from now on carry no energy")
             if labels:
                 lab = pairing.mask_for(path)
                 if lab is None:
@@ -238,30 +301,52 @@ def segment(ctx, images, board, camera, frames, labels, out_dir, model, scale, t
                 over = cv2.resize(over, None, fx=grow, fy=grow, interpolation=cv2.INTER_NEAREST)
             board_txt = "  ".join(f"{k} {v:.2f}" for k, v in res.board_ms.items())
             hud = [hud_head, f"board: {board_txt} ms ({len(res.captures)} tile{'s' if len(res.captures) > 1 else ''})"]
+            if res.energy is not None:
+                hud.append(f"energy {res.energy.energy_mj:.3f} mJ (+/-{res.energy.err_bound_mj:.3f}), "
+                           f"{res.energy.mean_mw:.0f} mW busy")
             if "dice" in row:
                 hud.append(f"Dice {row['dice']:.3f}  AUC {row['roc_auc']:.3f}  acc {row['accuracy']:.3f}")
             draw_hud(over, hud, scale=max(0.35, min(0.6, over.shape[1] / 1100)))
             cv2.imwrite(str(out / f"{path.stem}_overlay.png"), over)
             cv2.imwrite(str(out / f"{path.stem}_prob.png"), prob_png(res.prob))
             rows.append(row)
+        energy = runner.energy_summary()
     total = metrics.summary() if metrics else None
     if metrics:
-        (out / "metrics.json").write_text(json.dumps(dict(overall=total, images=rows), indent=2, default=float) + "\n")
+        (out / "metrics.json").write_text(json.dumps(dict(overall=total, images=rows, energy=energy), indent=2,
+                                                     default=float) + "\n")
     if as_json:
-        echo_json(dict(out=str(out), images=rows, overall=total))
+        echo_json(dict(out=str(out), images=rows, overall=total, energy=energy))
         return
     t = Table(title=f"segmentation on {shown(dev.info.board_name)}: {len(rows)} image(s) -> {shown(out)}/",
               title_justify="left")
-    for col in ("image", "tiles", "board ms", "host ms") + (("Dice", "AUC", "acc") if labels else ()):
+    for col in ("image", "tiles", "board ms", "host ms") + (("energy mJ",) if energy else ()) + (
+            ("Dice", "AUC", "acc") if labels else ()):
         t.add_column(col, justify="left" if col == "image" else "right")
     for r in rows:
         cells = [Path(r["image"]).name, str(r["tiles"]), f"{sum(r['board_ms'].values()):.2f}", f"{r['host_ms']:.1f}"]
+        if energy:
+            cells.append("—" if r.get("energy") is None else f"{r['energy']['energy_mj']:.3f}")
         if labels:
             cells += [f"{r['dice']:.3f}", f"{r['roc_auc']:.3f}", f"{r['accuracy']:.3f}"] if "dice" in r else ["no label"] * 3
         t.add_row(*cells)
     out_console.print(t)
     if total:
         out_console.print(_seg_metrics_line(total))
+    if energy:
+        out_console.print(_energy_line(energy))
+
+
+def _energy_line(e: dict) -> str:
+    """Energy per inference, one line, for the segment and eval summaries."""
+    per = e.get("energy_per_inference_mj", e.get("energy_mj"))
+    if per is None:
+        return f"energy: no inference measured ({e.get('dropped') or 'no samples'})"
+    stages = "  ".join(f"{k} {v:.4f}" for k, v in e["stages_mj"].items() if v is not None)
+    lost = e.get("frames_without_energy", e.get("inferences_without_energy", 0))
+    return (f"energy per inference {per:.4f} mJ (± {e['err_bound_mj']:.4f}; {stages}), {e['mean_mw']:.1f} mW while busy, "
+            f"idle {e['idle_mw'] if e['idle_mw'] is not None else float('nan'):.1f} mW, {e['monitor']}"
+            + (f"; {lost} without energy" if lost else ""))
 
 
 def _seg_metrics_line(m: dict) -> str:
@@ -316,9 +401,10 @@ def _segment_camera(runner, camera, frames, out, threshold, headless, hud_head) 
               help="Segmentation: longer side the model sees (tiles above the input size).")
 @click.option("--fov", is_flag=True, help="Segmentation: score inside the field of view only (the dataset's fov/ masks, "
               "else the bright disc).")
+@click.option("--monitor", metavar="ADDR", help=MONITOR_HELP + " Energy per sample and per inference.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
-def eval_cmd(ctx, board, data, out_dir, resume, model, limit, split, threshold, scale, fov, as_json):
+def eval_cmd(ctx, board, data, out_dir, resume, model, limit, split, threshold, scale, fov, monitor, as_json):
     """Stream a labelled dataset through the board, check every output bit-exactly against the host
     reference interpreter, and print the task metrics. Resumable with --resume."""
     from ..demos.datasets import open_dataset
@@ -327,14 +413,20 @@ def eval_cmd(ctx, board, data, out_dir, resume, model, limit, split, threshold, 
     if hasattr(ds, "describe"):
         say(ds.describe())
     out = Path(out_dir) if out_dir else Path("eval-out") / Path(data).resolve().name
-    with open_board(ctx, board) as dev:
-        ev = Evaluator(dev, ds, out, model=model, resume=resume, threshold=threshold, scale=scale, fov=fov)
+    with contextlib.ExitStack() as stack:
+        dev = stack.enter_context(open_board(ctx, board))
+        ev = Evaluator(dev, ds, out, model=model, resume=resume, threshold=threshold, scale=scale, fov=fov,
+                       monitor=monitor)
+        stack.callback(ev.close)
         if resume:
             say(f"resuming {out}: {ev.state.done} of {ev.state.total} done")
         progress, update = progress_bar(f"eval {ds.task}")
         with progress:
             ev.run(progress=update, limit=limit)
         summary = ev.summary()
+        msg = ev.notice()
+        if msg:
+            warn(f"{msg}; the run went on, samples from then on carry no energy")
     if as_json:
         echo_json(summary)
     else:
@@ -360,6 +452,8 @@ def _print_eval(s: dict, name: str) -> None:
         out_console.print(_seg_metrics_line(m))
     stages = "  ".join(f"{shown(k)} {v:.3f}" for k, v in s["board_ms_per_sample"].items())
     out_console.print(f"board ms per sample: {stages}; wall {s['elapsed_s']:.1f} s; run folder {s['out']}")
+    if s.get("energy"):
+        out_console.print(_energy_line(s["energy"]))
 
 
 # ---------------------------------------------------------------------------------------------- datasets

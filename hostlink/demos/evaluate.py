@@ -24,6 +24,7 @@ from ..emulator.inference import LiteRTEngine
 from ..errors import ConfigError, HostlinkError
 from ..protocols import ModelFormat
 from .boardcall import ensure_model
+from .energy import EnergyMeter
 from .datasets import Dataset
 from .gaze import DEFAULT_MODEL as GAZE_MODEL
 from .gazeinput import GazeInputBuilder
@@ -54,6 +55,9 @@ class EvalState:
     mismatches: list = field(default_factory=list)  # [{id, output, max_abs_diff}]
     metrics: dict = field(default_factory=dict)
     board_ms: dict = field(default_factory=dict)  # stage -> summed ms
+    #: with a monitor: sums over the measured inferences (inferences, mJ, error bound mJ, busy ms,
+    #: mJ per stage) and the count of inferences the monitor lost
+    energy: dict = field(default_factory=dict)
     started: str = ""
     elapsed_s: float = 0.0
 
@@ -93,7 +97,8 @@ class Evaluator:
     """Streams ``dataset`` through ``dev``; ``run()`` returns the final state."""
 
     def __init__(self, dev, dataset: Dataset, out: Path, *, model: str | Path | None = None, resume: bool = False,
-                 checkpoint: int = 20, threshold: float = 0.5, scale: int | None = None, fov: bool = False):
+                 checkpoint: int = 20, threshold: float = 0.5, scale: int | None = None, fov: bool = False,
+                 monitor: str | None = None):
         self.dev, self.dataset, self.out = dev, dataset, Path(out)
         self.checkpoint = checkpoint
         self.fov = fov
@@ -126,11 +131,14 @@ class Evaluator:
         # packerOut) has no host interpreter: its outputs are scored, not compared bit for bit
         fmt = model_format_for(self.model_bytes, str(self.model_path))
         self.reference = LiteRTEngine(self.model_bytes) if fmt in (ModelFormat.TFLITE, ModelFormat.EDGETPU_TFLITE) else None
+        self.meter = None
         if dataset.task == "gaze":
             self.builder = GazeInputBuilder(self.model.inputs[0])
             self.metrics = GazeMetrics.from_state(self.state.metrics) if self.state.metrics else GazeMetrics()
+            self.meter = EnergyMeter.open(monitor, dev) if monitor else None
         elif dataset.task == "segment":
-            self.runner = SegmentRunner(dev, self.model_path, scale=scale, keep_tiles=True)
+            self.runner = SegmentRunner(dev, self.model_path, scale=scale, keep_tiles=True, monitor=monitor)
+            self.meter = self.runner.meter
             self.metrics = (SegmentationMetrics.from_state(self.state.metrics) if self.state.metrics
                             else SegmentationMetrics(threshold))
         else:
@@ -169,24 +177,47 @@ class Evaluator:
             face = cv2.resize(face, (self.builder.size, self.builder.size), interpolation=cv2.INTER_AREA)
         x = self.builder.from_face(face, s.box)
         r = self.dev.capture(input=x)[0]
+        energy = {}
+        if self.meter is not None:
+            self.meter.submit(0, r)
+            fe = dict(self.meter.finish(self.dev)).get(0)
+            self._add_energy([fe])
+            energy = dict(energy=None, energy_missing=True) if fe is None else dict(energy=fe.to_json())
         exact = self._check(s.id, x, r.outputs)
         self._add_board_ms([r])
         pred = r.dequantized()[0].reshape(-1)[:2]
         err = self.metrics.add(pred, s.target_cm)
         return dict(id=s.id, pred_cm=[round(float(v), 4) for v in pred], target_cm=list(s.target_cm),
-                    error_cm=round(err, 4), bit_exact=exact)
+                    error_cm=round(err, 4), bit_exact=exact, **energy)
+
+    def _add_energy(self, energies) -> None:
+        e = self.state.energy
+        for fe in energies:
+            if fe is None:
+                e["without"] = e.get("without", 0) + 1
+                continue
+            e["n"] = e.get("n", 0) + 1
+            for key, v in (("energy_mj", fe.energy_mj), ("err_bound_mj", fe.err_bound_mj), ("duration_ms", fe.duration_ms)):
+                e[key] = e.get(key, 0.0) + v
+            stages = e.setdefault("stages_mj", {})
+            for k, v in fe.stages.items():
+                stages[k] = stages.get(k, 0.0) + v["energy_mj"]
+        if self.meter is not None and self.meter.idle_mw is not None:
+            e["idle_mw"] = self.meter.idle_mw
 
     def _segment_sample(self, s) -> dict:
         res = self.runner.predict(s.image)
         checks = [self._check(s.id, x, outs) for x, outs in res.tiles]
         exact = None if self.reference is None else all(checks)
         self._add_board_ms(res.captures)
+        if self.meter is not None:
+            self._add_energy(res.tile_energy)
         mask = None
         if self.fov:
             mask = s.fov if s.fov is not None else fov_mask(s.image)
         one = self.metrics.add(res.prob, s.label, mask)
         return dict(id=s.id, tiles=len(res.tiles), bit_exact=exact,
-                    **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in one.items()})
+                    **{k: (round(v, 6) if isinstance(v, float) else v) for k, v in one.items()}, **res.energy_json())
 
     def run(self, progress=None, limit: int | None = None) -> EvalState:
         st = self.state
@@ -221,7 +252,28 @@ class Evaluator:
         return dict(task=st.task, data=st.data, model=st.model, board=st.board, samples=st.done, total=st.total,
                     complete=st.done >= st.total, bit_exact=dict(checked=st.checked, mismatched=len(st.mismatches)),
                     metrics=m, board_ms_per_sample={k: v / done for k, v in st.board_ms.items()},
-                    elapsed_s=round(st.elapsed_s, 2), out=str(self.out))
+                    energy=self.energy_summary(), elapsed_s=round(st.elapsed_s, 2), out=str(self.out))
+
+    def energy_summary(self) -> dict | None:
+        """Means per inference over the whole run (resumed parts included); None without a monitor."""
+        if self.meter is None:
+            return None
+        e = self.state.energy
+        n = e.get("n", 0)
+        per = lambda key: round(e[key] / n, 5) if n and key in e else None  # noqa: E731
+        return dict(monitor=self.meter.monitor.info.model, address=self.meter.address,
+                    inferences_measured=n, inferences_without_energy=e.get("without", 0), dropped=self.meter.dropped,
+                    energy_per_inference_mj=per("energy_mj"), err_bound_mj=per("err_bound_mj"),
+                    mean_mw=round(e["energy_mj"] / e["duration_ms"] * 1e3, 3) if n and e.get("duration_ms") else None,
+                    stages_mj={k: round(v / n, 5) for k, v in e.get("stages_mj", {}).items()} if n else {},
+                    idle_mw=None if e.get("idle_mw") is None else round(e["idle_mw"], 3))
+
+    def notice(self) -> str | None:
+        return None if self.meter is None else self.meter.notice()
+
+    def close(self) -> None:
+        if self.meter is not None:
+            self.meter.close()
 
 
 def check_bit_exact(summary: dict, state: EvalState) -> None:

@@ -66,12 +66,17 @@ class Hud:
     def due(self, now: float) -> bool:
         return self._panel is None or now - self._at >= self.period_s
 
-    def update(self, lines: list[str], now: float) -> None:
+    def update(self, lines: list[str], now: float, chart: "StripChart | None" = None) -> None:
         sizes = [cv2.getTextSize(t, FONT, self.scale, 1)[0] for t in lines]
         line_h = max(s[1] for s in sizes) + 7
-        panel = np.full((line_h * len(lines) + 6, max(s[0] for s in sizes) + 12, 3), 28, np.uint8)
+        text_h = line_h * len(lines) + 6
+        width = max(s[0] for s in sizes) + 12
+        chart_h = 0 if chart is None else chart.height + 8
+        panel = np.full((text_h + chart_h, width, 3), 28, np.uint8)
         for i, t in enumerate(lines):
             cv2.putText(panel, t, (6, (i + 1) * line_h), FONT, self.scale, WHITE, 1, cv2.LINE_AA)
+        if chart is not None:
+            chart.draw(panel[text_h:text_h + chart.height, 6:width - 6], self.scale * 0.85)
         self._panel, self._at = panel, now
 
     def draw(self, frame: np.ndarray) -> None:
@@ -82,6 +87,42 @@ class Hud:
         w = min(self._panel.shape[1], frame.shape[1] - x0)
         if h > 0 and w > 0:
             frame[y0:y0 + h, x0:x0 + w] = self._panel[:h, :w]
+
+
+class StripChart:
+    """The board's current over the last second or so, drawn into a HUD panel: the peak of each
+    bin as a filled trace, the idle baseline as a dashed line, the scale in the corner."""
+
+    def __init__(self, values, baseline: float | None, unit: str = "mA", height: int = 46, label: str = ""):
+        self.values = np.asarray(list(values), np.float64)
+        self.baseline, self.unit, self.height, self.label = baseline, unit, height, label
+
+    def draw(self, roi: np.ndarray, scale: float) -> None:
+        h, w = roi.shape[:2]
+        if h < 8 or w < 16:
+            return
+        roi[:] = 12
+        v = self.values[np.isfinite(self.values)] if len(self.values) else self.values
+        top = max(float(v.max()) if len(v) else 0.0, (self.baseline or 0.0) * 1.2, 1e-9)
+        if len(self.values):
+            # one column per pixel: the peak of the bins that fall in it (short stages stay visible)
+            idx = np.linspace(0, len(self.values), w + 1).astype(int)
+            cols = [self.values[a:max(b, a + 1)] for a, b in zip(idx[:-1], idx[1:])]
+            peaks = np.array([np.nanmax(c) if np.isfinite(c).any() else np.nan for c in cols])
+            for x, pv in enumerate(peaks):
+                if np.isfinite(pv):
+                    y = int(round((h - 1) * (1.0 - pv / top)))
+                    roi[y:h, x:x + 2] = (60, 150, 60)  # two pixels wide: a 1 ms stage stays visible
+                    roi[y, x:x + 2] = GREEN
+                else:  # samples lost: a red tick at the bottom
+                    roi[h - 3:h, x] = RED
+        if self.baseline is not None:
+            y = int(round((h - 1) * (1.0 - self.baseline / top)))
+            for x in range(0, w, 6):
+                roi[y, x:x + 3] = YELLOW
+        text = f"{self.label}peak {top:.0f} {self.unit}" + (
+            "" if self.baseline is None else f"  idle {self.baseline:.1f} {self.unit}")
+        cv2.putText(roi, text, (4, int(12 * scale / 0.38)), FONT, scale, WHITE, 1, cv2.LINE_AA)
 
 
 def stage_line(stages: dict, total_ms: float | None = None) -> str:

@@ -20,6 +20,7 @@ from ..datasets.vessel_masks import LAYOUTS, find_mask, looks_like_mask
 from ..errors import ConfigError
 from ..protocols import ModelFormat
 from .boardcall import InterpreterProbe, ensure_model
+from .energy import EnergyMeter, FrameEnergy
 
 DEFAULT_MODEL = "qsegment_int8.tflite"
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".gif"}
@@ -48,6 +49,25 @@ class SegmentResult:
     prob: np.ndarray  # (H, W) float32 in [0, 1], at the image's resolution
     captures: list = field(default_factory=list)  # CaptureResult per tile
     tiles: list = field(default_factory=list)  # (int8 input, raw outputs) per tile, for reference checks
+    #: with a monitor: the tiles' energies (FrameEnergy each, None where the monitor lost one)
+    tile_energy: list = field(default_factory=list)
+
+    @property
+    def energy(self) -> FrameEnergy | None:
+        """The image's energy, all tiles together; None without a monitor or if any tile was lost."""
+        if not self.tile_energy or any(e is None for e in self.tile_energy):
+            return None
+        return FrameEnergy.combine(self.tile_energy)
+
+    def energy_json(self) -> dict:
+        """What a per-image row carries: the image's energy, and per inference (one tile)."""
+        if not self.tile_energy:
+            return {}
+        fe = self.energy
+        if fe is None:
+            return dict(energy=None, energy_missing=True)
+        n = len(self.tile_energy)
+        return dict(energy=fe.to_json(), energy_per_inference_mj=round(fe.energy_mj / n, 5))
 
     @property
     def board_ms(self) -> dict:
@@ -62,7 +82,7 @@ class SegmentRunner:
     """One board running one segmentation model; ``predict(image_rgb)`` gives a probability map."""
 
     def __init__(self, dev, model: str | Path | None = None, *, scale: int | None = None, kind: str = "auto",
-                 keep_tiles: bool = False):
+                 keep_tiles: bool = False, monitor: str | None = None):
         from ..models.tflite import analyze
 
         self.dev = dev
@@ -100,6 +120,9 @@ class SegmentRunner:
             self._lut = spec.quantize(np.arange(256, dtype=np.float32) / 127.5 - 1.0).view(np.uint8)
         self.keep_tiles = keep_tiles
         self.probe = InterpreterProbe(dev)
+        #: with a monitor: every inference's energy (FrameEnergy), for the run's summary
+        self.meter = EnergyMeter.open(monitor, dev) if monitor else None
+        self.energies: list[FrameEnergy] = []
 
     def quantize(self, tile_rgb: np.ndarray) -> np.ndarray:
         """uint8 RGB tile (S, S, 3) -> the model's input, as quantize(tile/127.5 - 1)."""
@@ -115,11 +138,37 @@ class SegmentRunner:
         x = self.quantize(tile_rgb)
         r = self.dev.capture(input=x)[0]
         res.captures.append(r)
+        if self.meter is not None:
+            self.meter.submit(len(res.captures) - 1, r)
         if self.keep_tiles:
             res.tiles.append((x.copy(), [np.array(o, copy=True) for o in r.outputs]))
         return self.to_probability(r.outputs[0])
 
     def predict(self, image_rgb: np.ndarray) -> SegmentResult:
+        res = self._predict(image_rgb)
+        if self.meter is not None:
+            # an image is a handful of board calls: resolve them now, so its row is complete
+            got = dict(self.meter.finish(self.dev))
+            res.tile_energy = [got.get(i) for i in range(len(res.captures))]
+            self.energies += [e for e in res.tile_energy if e is not None]
+        return res
+
+    def energy_summary(self) -> dict | None:
+        """Medians per inference over the run (None without a monitor)."""
+        if self.meter is None:
+            return None
+        out = self.meter.summary(self.energies)
+        out["energy_per_inference_mj"] = out.pop("energy_mj")  # one inference = one tile
+        return out
+
+    def notice(self) -> str | None:
+        return None if self.meter is None else self.meter.notice()
+
+    def close(self) -> None:
+        if self.meter is not None:
+            self.meter.close()
+
+    def _predict(self, image_rgb: np.ndarray) -> SegmentResult:
         h, w = image_rgb.shape[:2]
         s = self.size
         res = SegmentResult(np.zeros((h, w), np.float32))
