@@ -25,7 +25,7 @@ from .boardcall import InterpreterProbe, ensure_model
 from .calibration import MIN_POINTS, Calibration, CalibrationSchedule, Screen
 from .facedetect import AsyncFaceTracker, Box, FaceTracker, crop_from_face
 from .gazeinput import GazeInputBuilder
-from .energy import EnergyMeter, FrameEnergy
+from .energy import STRIP_S, EnergyMeter, FrameEnergy
 from .overlay import GREEN, Hud, StripChart, draw_box, draw_gaze, draw_target, stage_line
 
 DEFAULT_MODEL = "tinytracker_int8.tflite"
@@ -276,8 +276,13 @@ class RateMeter:
 def hud_lines(pipe: GazePipeline, gf: GazeFrame, fps: float, note: str = "", lane: Lane | None = None) -> list[str]:
     lane = lane or pipe.lanes[0]
     info = lane.dev.info
-    lines = [f"{info.board} | {lane.model.name} | {lane.model.engine}"]
-    lines.append(stage_line(gf.stages, gf.board_total_ms) if gf.stages else "board: no face, nothing sent")
+    head = f"{info.board} | {lane.model.name} | {lane.model.engine}"
+    lines = [head if len(head) <= 56 else head[:53] + "..."]
+    metered = lane.meter is not None and lane.meter.last is not None and not lane.meter.dropped
+    if not gf.stages:
+        lines.append("board: no face, nothing sent")
+    elif not metered:  # with energy, the stage table below has the times
+        lines.append(stage_line(gf.stages, gf.board_total_ms))
     lines.append(f"host {fps:5.1f} fps | host-side {pipe.last_host_side_ms:4.1f} ms | face search {gf.host.get('detect', 0):4.1f} ms")
     if gf.gaze_cm is not None:
         tag = "calibrated" if pipe.calibration else "uncalibrated"
@@ -304,13 +309,17 @@ def energy_lines(meter: EnergyMeter) -> list[str]:
     idle = "?" if meter.idle_mw is None else f"{meter.idle_mw:.0f}"
     lines.append(f"frame      {fe.duration_ms:5.2f} ms {fe.energy_mj:6.3f} mJ | {total:6.3f} mJ  (+/-{fe.err_bound_mj:.3f})")
     lines.append(f"{fe.mean_mw:.0f} mW busy, idle {idle} mW ({meter.monitor.info.model})")
+    strip = [v for v in meter.strip if v == v]
+    if strip:
+        idle_ma = "?" if meter.idle_ma is None else f"{meter.idle_ma:.1f}"
+        lines.append(f"current, last {STRIP_S:g} s: peak {max(strip):.0f} mA, idle {idle_ma} mA (dashed)")
     return lines
 
 
 def strip_chart(meter: EnergyMeter | None) -> StripChart | None:
     if meter is None or meter.dropped:
         return None
-    return StripChart(meter.strip, meter.idle_ma, label="current ")
+    return StripChart(meter.strip, meter.idle_ma)
 
 
 @dataclass

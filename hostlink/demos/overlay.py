@@ -91,7 +91,8 @@ class Hud:
 
 class StripChart:
     """The board's current over the last second or so, drawn into a HUD panel: the peak of each
-    bin as a filled trace, the idle baseline as a dashed line, the scale in the corner."""
+    bin as a filled trace scaled to the highest peak, the idle baseline as a dashed line (the
+    scale and the baseline's value go in the HUD's text)."""
 
     def __init__(self, values, baseline: float | None, unit: str = "mA", height: int = 46, label: str = ""):
         self.values = np.asarray(list(values), np.float64)
@@ -120,9 +121,8 @@ class StripChart:
             y = int(round((h - 1) * (1.0 - self.baseline / top)))
             for x in range(0, w, 6):
                 roi[y, x:x + 3] = YELLOW
-        text = f"{self.label}peak {top:.0f} {self.unit}" + (
-            "" if self.baseline is None else f"  idle {self.baseline:.1f} {self.unit}")
-        cv2.putText(roi, text, (4, int(12 * scale / 0.38)), FONT, scale, WHITE, 1, cv2.LINE_AA)
+        if self.label:
+            cv2.putText(roi, self.label, (4, int(12 * scale / 0.38)), FONT, scale, WHITE, 1, cv2.LINE_AA)
 
 
 def stage_line(stages: dict, total_ms: float | None = None) -> str:
