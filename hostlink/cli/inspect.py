@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ..errors import ConfigError
 from ..models.admission import BoardLimits, check, fmt_bytes
 from ..models.formats import analyze_file
 from ..models.tflite import ModelReport
@@ -172,6 +173,13 @@ def inspect_cmd(ctx, model, as_json, boards):
     if not boards and root.get("board"):
         boards = (root["board"],)
     limits = board_limits(tuple(boards))
+    if not Path(model).exists():  # a bundled model by name (tinytracker_int8.tflite), as everywhere
+        from ..bundled import find_model
+
+        try:
+            model = str(find_model(model))
+        except ConfigError:
+            pass  # analyze_file names the missing file
     report = analyze_file(model, with_arena=True)
     judged = verdicts(report, limits)
     # per-layer and per-stage predictions only for boards named on the command line
