@@ -27,7 +27,10 @@ def _boards_found():
 def boards(as_json):
     """List boards plugged in (by USB id and mode) and the emulator profiles."""
     found = _boards_found()
-    emus = [dict(board=n, port=f"emu:{n}", title=get_profile(n).title) for n in BOARD_NAMES]
+    from ..boards import registry
+
+    emus = [dict(board=b.name, port=f"emu:{b.name}", title=b.title) for b in registry.boards()
+            if b.emulator_profile is not None or b.serve_emulator is not None]
     usb = [] if found is None else [dict(board=b.board, mode=b.mode, vid=f"{b.vid:04x}", pid=f"{b.pid:04x}",
                                          serial=b.serial, port=b.port, description=b.description) for b in found]
     if as_json:
