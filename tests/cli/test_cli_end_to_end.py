@@ -100,7 +100,7 @@ def test_trace_prints_every_frame(serve_pty):
 
 def test_boards_lists_the_emulators():
     data = json.loads(_cli("boards", "--json"))
-    assert [e["port"] for e in data["emulators"]] == ["emu:imx500", "emu:coralmicro", "emu:spresense"]
+    assert [e["port"] for e in data["emulators"]] == ["emu:imx500", "emu:coralmicro", "emu:spresense", "emu:mlperftiny"]
 
 
 def test_demo_json_has_the_three_boards():
