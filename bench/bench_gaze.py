@@ -1,7 +1,11 @@
 """The live gaze loop on a 640x480 video through the emulated IMX500: frames per second and the
-host-side latency each frame adds.
+host-side latency each frame adds, without and with a power monitor attached.
 
-    python bench/bench_gaze.py [--frames 300] [--board emu:imx500] [--json]
+    python bench/bench_gaze.py [--frames 300] [--board emu:imx500] [--monitor emulated://ppk2] [--json]
+
+With the monitor, each frame also reads the monitor's new samples (100 kS/s for a PPK2) and aligns
+the previous frame on the marker pins (hostlink.demos.energy): that work is in the loop's thread,
+in "host ms", and on its own in the "energy" column.
 
 Host-side latency of a frame = wall time from the decoded frame in hand to its overlay drawn,
 minus the interpreter's own ``run`` call inside the emulator (the board's inference work). It
@@ -79,17 +83,24 @@ def bench_interpreter(dev, pipe, frames: int) -> dict:
     return dict(interpreter_ms=med(ts), capture_ms=med(rt), capture_overhead_ms=med(over), capture_overhead_p90=p90(over))
 
 
-def bench_loop(dev, video: Path, detect: str, output: Path | None) -> dict:
-    pipe = GazePipeline(dev, async_detect=detect == "async")
+def bench_loop(dev, video: Path, detect: str, output: Path | None, monitor: str | None = None) -> dict:
+    pipe = GazePipeline(dev, async_detect=detect == "async", monitor=monitor)
     sink = VideoSink(output, 30.0) if output else None
+    cpu0 = time.process_time()
     with FrameSource(str(video)) as src:
         s = run_loop(pipe, src, sink=sink)
+    cpu_per_frame = (time.process_time() - cpu0) * 1e3 / max(1, s.frames)
     if sink:
         sink.close()
+    energy = None
+    if monitor:
+        lane = pipe.lanes[0]
+        energy = lane.meter.summary(lane.energies)
     searcher_cpu = pipe.tracker.busy_cpu_s * 1e3 / max(1, s.frames) if detect == "async" else 0.0
     pipe.close()
     steps = {k: med(v) for k, v in s.steps.items()}
-    return dict(detect=detect, output=bool(output), frames=s.frames, faces=s.faces, fps=s.fps,
+    return dict(detect=detect, output=bool(output), monitor=monitor, energy=energy, process_cpu_ms=cpu_per_frame,
+                frames=s.frames, faces=s.faces, fps=s.fps,
                 host_side_ms=med(s.host_side_ms), host_side_p90=p90(s.host_side_ms),
                 host_side_cpu_ms=med(s.steps.get("host_side_cpu", [])), searcher_cpu_ms=searcher_cpu,
                 read_ms=med(s.read_ms), sink_ms=med(s.sink_ms), steps=steps,
@@ -100,6 +111,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--board", default="emu:imx500")
+    ap.add_argument("--monitor", default="emulated://ppk2", help="monitor for the runs with one")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
@@ -111,7 +123,8 @@ def main(argv=None) -> int:
             peers = bench_interpreter(dev, pipe, min(args.frames, 200))
             pipe.close()
             runs = [bench_loop(dev, video, "sync", None), bench_loop(dev, video, "async", None),
-                    bench_loop(dev, video, "async", Path(tmp) / "out.mp4")]
+                    bench_loop(dev, video, "async", Path(tmp) / "out.mp4"),
+                    bench_loop(dev, video, "sync", None, args.monitor), bench_loop(dev, video, "async", None, args.monitor)]
             board = dev.info.board_name
     load_after = os.getloadavg()
 
@@ -123,29 +136,44 @@ def main(argv=None) -> int:
     print(f"peers: interpreter alone {peers['interpreter_ms']:.2f} ms/frame (ceiling {1e3 / peers['interpreter_ms']:.0f} fps); "
           f"bare CAPTURE round trip with host input {peers['capture_ms']:.2f} ms, of which host/protocol "
           f"{peers['capture_overhead_ms']:.2f} ms (p90 {peers['capture_overhead_p90']:.2f})")
-    cols = [("loop", 22, "s"), ("fps", 7, ".1f"), ("/30fps", 8, ".2f"), ("host ms", 9, ".2f"), ("p90", 7, ".2f"),
-            ("/5ms", 6, ".2f"), ("host cpu", 9, ".2f"), ("search", 8, ".2f"), ("srch thr", 9, ".2f"), ("prep", 6, ".2f"),
-            ("capture", 9, ".2f"), ("interp", 8, ".2f"), ("read", 6, ".2f"), ("sink", 6, ".2f"), ("faces", 9, "s")]
+    cols = [("loop", 26, "s"), ("fps", 7, ".1f"), ("/30fps", 8, ".2f"), ("host ms", 9, ".2f"), ("p90", 7, ".2f"),
+            ("/5ms", 6, ".2f"), ("host cpu", 9, ".2f"), ("proc cpu", 9, ".2f"), ("search", 8, ".2f"),
+            ("srch thr", 9, ".2f"), ("prep", 6, ".2f"), ("capture", 9, ".2f"), ("interp", 8, ".2f"),
+            ("energy", 8, ".2f"), ("read", 6, ".2f"), ("sink", 6, ".2f"), ("faces", 9, "s")]
     head = "".join(f"{n:<{w}}" if i == 0 else f"{n:>{w}}" for i, (n, w, _) in enumerate(cols))
     print(head)
     print("-" * len(head))
     nan = float("nan")
     for r in runs:
         st = r["steps"]
-        vals = [f"{r['detect']} search" + (" + mp4 out" if r["output"] else ""), r["fps"], r["fps"] / FPS_TARGET,
+        vals = [f"{r['detect']} search" + (" + mp4 out" if r["output"] else "") + (" + monitor" if r["monitor"] else ""),
+                r["fps"], r["fps"] / FPS_TARGET,
                 r["host_side_ms"], r["host_side_p90"], r["host_side_ms"] / HOST_BUDGET_MS, r["host_side_cpu_ms"],
-                st.get("detect", nan), r["searcher_cpu_ms"], st.get("prep", nan), st.get("board_call", nan),
-                st.get("interpreter", nan), r["read_ms"], r["sink_ms"], f"{r['faces']}/{r['frames']}"]
+                r["process_cpu_ms"], st.get("detect", nan), r["searcher_cpu_ms"], st.get("prep", nan),
+                st.get("board_call", nan), st.get("interpreter", nan), st.get("energy", nan), r["read_ms"], r["sink_ms"],
+                f"{r['faces']}/{r['frames']}"]
         print("".join(f"{v:<{w}{f}}" if i == 0 else f"{v:>{w}{f}}" for i, ((_, w, f), v) in enumerate(zip(cols, vals))))
     print("host ms: wall time per frame from decoded frame to overlay drawn, minus the interpreter's run call (median,")
     print("p90, and the median's ratio to the 5 ms budget); host cpu: the loop thread's CPU time for the same span,")
     print("which other processes on a shared machine do not inflate. Then medians (ms): face search on the loop's thread,")
     print("the search thread's CPU per frame (async), crop+quantize, CAPTURE round trip, interpreter inside it, video")
-    print("decode, mp4 encode.")
+    print("decode, mp4 encode; proc cpu: the whole process's CPU time per frame (every thread: face search, monitor).")
+    print("energy: reading the monitor's samples and aligning a frame on the marker pins, per frame (wall).")
     a = runs[1]
     ok = a["fps"] >= FPS_TARGET and a["host_side_ms"] <= HOST_BUDGET_MS
     print(f"targets on the async loop without output: >= {FPS_TARGET:.0f} fps ({a['fps']:.1f}) and <= {HOST_BUDGET_MS:.0f} ms "
           f"median host-side ({a['host_side_ms']:.2f} wall, {a['host_side_cpu_ms']:.2f} CPU): " + ("met" if ok else "NOT met"))
+    m = runs[4]
+    e = m["energy"]
+    print(f"with the monitor ({args.monitor}), async loop: {m['fps']:.1f} fps, {m['host_side_ms']:.2f} ms host-side "
+          f"({m['host_side_cpu_ms']:.2f} CPU), {m['process_cpu_ms']:.2f} ms process CPU per frame against "
+          f"{a['process_cpu_ms']:.2f} without; >= {FPS_TARGET:.0f} fps: " + ("met" if m["fps"] >= FPS_TARGET else "NOT met"))
+    if e and e["energy_mj"] is not None:
+        truth = e.get("emulator_truth_mj") or {}
+        print(f"energy on {e['frames_measured']} frames ({e['frames_without_energy']} without): "
+              + "  ".join(f"{k} {v:.4f} mJ" + (f" (emulator {truth[k]:.4f})" if k in truth else "")
+                          for k, v in e["stages_mj"].items())
+              + f"; {e['energy_mj']:.4f} mJ per frame, idle {e['idle_mw']:.1f} mW")
     return 0
 
 

@@ -172,9 +172,12 @@ class GazePipeline:
             gf.twins.append(GazeFrame(gf.index, face=gf.face, crop=gf.crop, board=lane.label))
         for lane, g in zip(self.lanes, [gf] + gf.twins):
             self._infer(lane, g, x)
-        for lane in self.lanes:
-            if lane.meter is not None:
-                self._settle(lane, lane.meter.poll())
+        if self.metered:
+            t4 = time.perf_counter()
+            for lane in self.lanes:
+                if lane.meter is not None:
+                    self._settle(lane, lane.meter.poll())
+            gf.host["energy"] = (time.perf_counter() - t4) * 1e3  # reading and aligning the samples
         return gf
 
     def _infer(self, lane: Lane, gf: GazeFrame, x: np.ndarray) -> None:
