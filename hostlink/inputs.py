@@ -80,3 +80,15 @@ def _quantize(spec: TensorSpec, arr: np.ndarray, dt: np.dtype) -> np.ndarray:
                           "or pass quantized integers")
     q = np.round(arr.astype(np.float64) / spec.scale) + spec.zero_point
     return np.ascontiguousarray(np.clip(q, info.min, info.max), dtype=dt)
+
+
+def seeded_input(spec: TensorSpec, seed: int = 0) -> np.ndarray:
+    """A reproducible input of ``spec``'s shape and dtype, uniform over the values it can hold (for
+    boards that need a tensor to run but whose measurement does not depend on its contents)."""
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(d) for d in spec.shape)
+    dt = np.dtype(spec.numpy_dtype)
+    if dt.kind == "f":
+        return rng.uniform(-1.0, 1.0, shape).astype(dt)
+    info = np.iinfo(dt)
+    return rng.integers(info.min, info.max, shape, endpoint=True).astype(dt)

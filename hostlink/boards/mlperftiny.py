@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -174,6 +174,9 @@ class EnergyRun:
     mean_power_mw: float
     err_bound_uj: float
     results: list[float]
+    trace: object = field(default=None, repr=False, compare=False)  # what the monitor recorded
+    missing: int = 0  # samples the monitor lost in the window
+    span: tuple[int, int] = (0, 0)  # the window's first and last sample index in ``trace``
 
     @property
     def energy_uj_per_inference(self) -> float:
@@ -217,7 +220,8 @@ def energy_run(dev: MlperfTinyDevice, monitor, tensor: np.ndarray, inferences: i
     values = next((r for r in map(P.parse_results, lines) if r is not None), [])
     span_s = (row["stop"] - row["start"]) / monitor.info.sample_rate_hz
     return EnergyRun(inferences, span_s, float(row["energy_j"]) * 1e6, float(row["mean_power_w"]) * 1e3,
-                     float(row["err_bound_j"]) * 1e6, values)
+                     float(row["err_bound_j"]) * 1e6, values, trace, int(row["n_missing"]),
+                     (int(row["start"]), int(row["stop"])))
 
 
 def _model_info(version: str) -> ModelInfo:

@@ -79,15 +79,27 @@ def monitor_address(bp, dev) -> str:
 
 
 def _check_board(plan: Plan, i: int, label: str, bp, plan_dir: Path | None, connect) -> None:
-    model_path = resolve_model(plan.model_for(i), plan_dir)
+    try:
+        model_path, no_model = resolve_model(plan.model_for(i), plan_dir), None
+    except ConfigError as err:  # fatal unless the board turns out to have its model built in
+        model_path, no_model = None, err
     dev = connect(bp.port)
     try:
         info = dev.info or dev.hello()
-        if not info.stages:
-            raise ConfigError(f"{info.board_name} reports no stages", "the board's firmware must time its stages")
-        for s in info.stages:
-            stage_id(s)
-        _check_model(info, model_path)
+        built_in = "MODEL_BUILT_IN" in info.capabilities
+        if built_in:
+            if getattr(dev, "mode", None) != "energy":
+                raise ConfigError(f"{info.board_name} runs performance-mode firmware: a session measures energy "
+                                  "between its timestamp pulses",
+                                  "flash its energy-mode build (or use emu:mlperftiny?mode=energy)")
+        else:
+            if no_model is not None:
+                raise no_model
+            if not info.stages:
+                raise ConfigError(f"{info.board_name} reports no stages", "the board's firmware must time its stages")
+            for s in info.stages:
+                stage_id(s)
+            _check_model(info, model_path)
         board = dev.emulated_board
         address = monitor_address(bp, dev)
         try:
@@ -97,15 +109,17 @@ def _check_board(plan: Plan, i: int, label: str, bp, plan_dir: Path | None, conn
                               "see `hostlink session run --help` for monitor addresses") from None
         with monitor:
             supply = bp.supply_v
-            if supply is None and board is not None:
+            if supply is None and board is not None and hasattr(board, "profile"):
                 supply = float(board.profile.supply_v)
             monitor.configure(supply_v=supply)
-            max_id = max(stage_id(s) for s in info.stages)
-            if bits_needed(max_id) > monitor.info.digital_channels:
-                raise ConfigError(
-                    f"stage ids up to {max_id} need {bits_needed(max_id)} marker inputs; "
-                    f"the {monitor.info.model} has {monitor.info.digital_channels}",
-                    "use a monitor with more digital inputs (PPK2: 8, JS220: 4)")
+            if built_in:  # one timestamp pin
+                need, what = 1, "the DUT's timestamp pin needs 1 marker input"
+            else:
+                max_id = max(stage_id(s) for s in info.stages)
+                need, what = bits_needed(max_id), f"stage ids up to {max_id} need {bits_needed(max_id)} marker inputs"
+            if need > monitor.info.digital_channels:
+                raise ConfigError(f"{what}; the {monitor.info.model} has {monitor.info.digital_channels}",
+                                  "use a monitor with more digital inputs (PPK2: 8, JS220: 4)")
     finally:
         dev.close()
 

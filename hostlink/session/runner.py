@@ -34,6 +34,7 @@ from .store import SessionStore
 from .summary import board_summary, session_markdown
 
 CATCH_UP_LIMIT_S = 5.0
+INPUT_SEED = 0  # the input a built-in-model board is given: energy barely depends on its values
 
 
 class SessionStopped(HostlinkError):
@@ -234,16 +235,18 @@ class SessionRunner:
         if len(done) >= plan.windows:
             log.info("%s: all %d windows already complete", label, plan.windows)
             return
-        model_path = resolve_model(plan.model_for(i), self.plan_dir)
         log.info("%s: connecting to %s", label, bp.port)
         dev = self.connect(bp.port)
         try:
             info = dev.info
             log.info("%s: %s, serial %s, firmware %s, clock %d Hz, stages %s", label, info.board_name,
                      info.serial, info.fw_version, info.clock_hz, ",".join(info.stages))
+            if "MODEL_BUILT_IN" in info.capabilities:
+                self._run_built_in(i, label, dev, done)
+                return
             if not info.stages:
                 raise ConfigError(f"{label} reports no stages", "the board's firmware must time its stages")
-            model = dev.upload(str(model_path))
+            model = dev.upload(str(resolve_model(plan.model_for(i), self.plan_dir)))
             log.info("%s: model %s (%d bytes, %s), %s", label, model.name, model.size, model.format, model.engine)
             board = dev.emulated_board
             address = monitor_address(bp, dev)
@@ -298,6 +301,62 @@ class SessionRunner:
                 return
             self._window(label, next_index, dev, monitor, frames, info.stages)
             next_index += 1
+
+    def _run_built_in(self, i, label, dev, done) -> None:
+        """A board whose model is compiled into its firmware (an MLPerf Tiny DUT in energy mode):
+        each window is one ``infer N W``, measured between the DUT's two timestamp pulses as the
+        MLPerf Tiny energy runner measures it. Its one row per window is the mean of the window's
+        N inferences: such firmware times no single inference and no stage other than inference."""
+        from ..boards.mlperftiny import energy_run
+        from ..inputs import seeded_input
+
+        plan, store, log = self.plan, self.store, self.store.log
+        bp = plan.boards[i]
+        info, model = dev.info, dev.model
+        if getattr(dev, "mode", None) != "energy":
+            raise ConfigError(f"{label}: {info.board_name} runs performance-mode firmware: a session measures "
+                              "energy between its timestamp pulses",
+                              "flash its energy-mode build (or use emu:mlperftiny?mode=energy)")
+        if plan.model_for(i) != plan.model and Path(plan.model_for(i)).stem != model.name:
+            log.warning("%s: the plan names model %s, but the board runs its built-in %s", label,
+                        plan.model_for(i), model.name)
+        tensor = seeded_input(model.inputs[0], seed=INPUT_SEED)
+        address = monitor_address(bp, dev)
+        with open_monitor(address, board=dev.emulated_board) as monitor:
+            monitor.configure(supply_v=bp.supply_v)
+            if monitor.info.can_source:
+                monitor.set_dut_power(True)
+            mi = monitor.info.as_dict()
+            store.record_board(label, {
+                "port": bp.port, "device": info.board_name, "board": info.board, "serial": info.serial,
+                "firmware": info.fw_version, "clock_hz": info.clock_hz, "stages": ["inference"],
+                "model": {"name": model.name, "size": model.size, "format": model.format, "engine": model.engine,
+                          "macs": model.macs, "built_in": True},
+                "input": {"kind": "seeded uniform over the input's range", "seed": INPUT_SEED},
+                "monitor": mi, "monitor_address": address, "supply_v": bp.supply_v,
+            })
+            next_index = (max(done) + 1) if done else 1
+            for _ in range(plan.windows - len(done)):
+                if self._stopping.is_set():
+                    return
+                warmup = plan.warmup_frames if next_index == 1 else 0
+                run = energy_run(dev, monitor, tensor, inferences=plan.frames_per_window, warmup=warmup)
+                n = run.inferences
+                row = {"board": label, "window": next_index, "frame": 0, "inferences": n,
+                       "stage": "inference", "stage_id": stage_id("inference"), "start_index": run.span[0],
+                       "stop_index": run.span[1], "n_samples": run.span[1] - run.span[0], "duration_ms": run.latency_ms,
+                       "device_ms": run.latency_ms, "mean_mw": run.mean_power_mw,
+                       "energy_mj": run.energy_uj_per_inference / 1e3, "energy_above_idle_mj": run.energy_uj_per_inference / 1e3,
+                       "err_bound_mj": run.err_bound_uj / n / 1e3, "n_missing": run.missing, "low_confidence": False}
+                window = {"board": label, "window": next_index, "rows": [row], "samples": len(run.trace.samples),
+                          "missing": run.missing, "idle_mw": None, "clock_ppm": None,
+                          "cross_check": {"max_residual_samples": 0.0,
+                                          "method": "MLPerf Tiny timestamp pulses: the DUT reports no stage times"}}
+                store.write_window(label, next_index, run.trace, window)
+                log.info("%s window %d: infer %d, %.3f ms and %.4f mJ per inference, %.1f mW", label, next_index,
+                         n, run.latency_ms, run.energy_uj_per_inference / 1e3, run.mean_power_mw)
+                self._advance(n + warmup, f"{label} window {next_index}/{plan.windows}")
+                next_index += 1
 
     def _window(self, label, index, dev, monitor, frames, stage_order) -> None:
         plan, store, log = self.plan, self.store, self.store.log
