@@ -151,3 +151,13 @@ def test_meter_keeps_what_it_measured_before_the_loss():
     energies = [e for _, e in got]
     assert all(e is not None for e in energies[:3]) and all(e is None for e in energies[4:])
     assert meter.notice() and meter.notice() is None  # said once
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--monitor", "nowhere"], "has no scheme"),
+    (["--monitor", "emulated://ppk3"], "unknown emulated monitor"),
+    (["--monitor", "ppk2://auto", "--monitor", "ppk2://auto"], "2 --monitor addresses for 1 boards"),
+])
+def test_bad_monitor_is_one_line(short_clip, args, words):
+    res = _run("gaze", "--board", "emu:imx500", "--video", str(short_clip), "--frames", "2", "--no-profile", *args)
+    assert res.exit_code != 0 and words in res.stderr and "Traceback" not in res.output
