@@ -62,6 +62,16 @@ imx500-env:
 	test -x .venv-imx500/bin/python || $(PYTHON) -m venv .venv-imx500
 	.venv-imx500/bin/python -m pip install --quiet -r tools/requirements-imx500.txt
 
+## imx500-layers: ask Sony's converter which layers the IMX500 takes (one small model each) and
+## rewrite hostlink/data/imx500_layers.json; IMX500_KERAS="a.h5 b.h5" adds whole float Keras networks
+## (IMX500_KERAS_SOURCE says where they were published; docs/models.md)
+.PHONY: imx500-layers
+imx500-layers: setup
+	test -x .venv-imx500/bin/imxconv-tf || $(MAKE) imx500-env
+	.venv-imx500/bin/python tools/imx500_layer_probe.py probe --out build/imx500_layers $(foreach f,$(IMX500_KERAS),--keras $(f))
+	$(BIN)/python tools/imx500_layer_probe.py collect build/imx500_layers --write hostlink/data/imx500_layers.json \
+		$(if $(IMX500_KERAS_SOURCE),--keras-source "$(IMX500_KERAS_SOURCE)")
+
 ## vectors: regenerate protocols/vectors after a reviewed protocol change
 vectors: setup
 	$(BIN)/python tools/gen_vectors.py

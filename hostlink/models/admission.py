@@ -7,44 +7,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 from ..protocols import ErrorCode
 from .tflite import ModelReport
 
-#: IMX500 TPC v4.0 operator sets (boards.md §3.1, edge-mdt-tpc) and the TFLite builtins that
-#: express each of them. Sets with no entry leave no op of their own in a TFLite graph:
-#: BATCH_NORM folds into the preceding conv (or MUL+ADD), DROPOUT vanishes at export, SWISH and
-#: HARDSIGMOID decompose into LOGISTIC/MUL and ADD/RELU6/MUL. SSD_POST_PROCESS appears as the
-#: custom op TFLite_Detection_PostProcess.
-IMX500_TPC_V4_TO_TFLITE: dict[str, tuple[str, ...]] = {
-    "ADD": ("ADD",), "ARGMAX": ("ARG_MAX",), "BATCH_NORM": (), "CAST": ("CAST",),
-    "COMBINED_NON_MAX_SUPPRESSION": ("NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5"),
-    "CONCATENATE": ("CONCATENATION",), "CONV": ("CONV_2D",), "CONV_TRANSPOSE": ("TRANSPOSE_CONV",),
-    "DEPTHWISE_CONV": ("DEPTHWISE_CONV_2D",), "DIV": ("DIV",), "DROPOUT": (),
-    "EQUAL": ("EQUAL",), "EXPAND": ("BROADCAST_TO",), "FLATTEN": ("RESHAPE",),
-    "FULLY_CONNECTED": ("FULLY_CONNECTED",), "GATHER": ("GATHER",), "GELU": ("GELU",),
-    "GET_ITEM": ("STRIDED_SLICE", "SLICE", "GATHER"), "HARDSIGMOID": (),
-    "HARDSWISH": ("HARD_SWISH",), "HARD_TANH": ("RELU_N1_TO_1", "RELU_0_TO_1"),
-    "LEAKY_RELU": ("LEAKY_RELU",), "MAX": ("MAXIMUM", "REDUCE_MAX"), "MAXPOOL": ("MAX_POOL_2D",),
-    "MIN": ("MINIMUM", "REDUCE_MIN"), "MUL": ("MUL",), "PAD": ("PAD", "PADV2"),
-    "PERMUTE": ("TRANSPOSE",), "PRELU": ("PRELU",), "RELU": ("RELU",), "RELU6": ("RELU6",),
-    "RESHAPE": ("RESHAPE",), "SIGMOID": ("LOGISTIC",), "SIZE": ("SHAPE",),
-    "SPLIT_CHUNK": ("SPLIT", "SPLIT_V"), "SQUEEZE": ("SQUEEZE",),
-    "SSD_POST_PROCESS": ("TFLite_Detection_PostProcess",), "STACK": ("PACK",),
-    "STRIDED_SLICE": ("STRIDED_SLICE",), "SUB": ("SUB",), "SWISH": (), "TANH": ("TANH",),
-    "TOPK": ("TOPK_V2",), "TRANSPOSE": ("TRANSPOSE",), "UNSQUEEZE": ("EXPAND_DIMS", "RESHAPE"),
-    "UNSTACK": ("UNPACK",), "ZERO_PADDING2D": ("PAD",),
-}
+if TYPE_CHECKING:
+    from .imx500_layers import Imx500Table
 
-#: Ops an IMX500 network may contain, as TFLite op names: the TPC v4.0 sets above plus the
-#: QUANTIZE/DEQUANTIZE pair at the edges (the TPC's FAKE_QUANT; the converter folds input
-#: quantization into the sensor's input tensor and the host dequantizes outputs). Pooling by
-#: averaging (AVERAGE_POOL_2D, MEAN), SOFTMAX and RESIZE_* are not in the TPC list and so are not
-#: here; upsampling must be a TRANSPOSE_CONV. See docs/models.md.
-# RESIZE_NEAREST_NEIGHBOR is added by hand: the TPC lists only ops with IMX500-specific
-# quantization settings, and nearest-neighbour upsampling needs none (it copies int8 values);
-# the Q-Segment network, which runs in-sensor, upsamples this way.
-IMX500_OPS: frozenset[str] = frozenset(
-    op for ops in IMX500_TPC_V4_TO_TFLITE.values() for op in ops) | {"QUANTIZE", "DEQUANTIZE", "RESIZE_NEAREST_NEIGHBOR"}
+def __getattr__(name):
+    # IMX500_OPS: the TFLite ops that some layer accepted by Sony's converter becomes when exported
+    # to INT8 TFLite (hostlink/data/imx500_layers.json, `make imx500-layers`). Read on first use,
+    # so that hostlink.models imports (and the probe can write the table) without it.
+    if name == "IMX500_OPS":
+        from .imx500_layers import load_table
+
+        return load_table().accepted_ops()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -62,6 +41,15 @@ class BoardLimits:
     ram_where: str = "of RAM"
     #: Where models are stored, finishing "but <board> has N KB ..." (e.g. "of flash for models").
     store_where: str = "of model storage"
+    #: A vendor converter's recorded verdicts decide ops and memory instead of ``supported_ops``
+    #: and the tflite-micro arena. Board "imx500" gets Sony's table (imx500_layers) by default.
+    converter: Imx500Table | None = None
+
+    def __post_init__(self):
+        if self.converter is None and self.board == "imx500":
+            from .imx500_layers import load_table
+
+            object.__setattr__(self, "converter", load_table())
 
 
 @dataclass
@@ -87,11 +75,16 @@ def _pair(need: int, have: int) -> tuple[str, str]:
     return a, b
 
 
-def check(report: ModelReport, limits: BoardLimits) -> list[Refusal]:
+def check(report: ModelReport, limits: BoardLimits, memory_report: dict | None = None) -> list[Refusal]:
     """Every reason ``limits.board`` refuses the model; an empty list means admitted.
 
     RAM is checked against ``report.arena_bytes`` (analyze(..., with_arena=True)). When the arena
     could not be measured, only the model's own size counts against RAM.
+
+    A board with a ``converter`` table (the IMX500) is judged by it instead: each op by what the
+    converter answered for the layers that become it, and memory by the converter's memory report
+    (``memory_report``, from ``imx500_layers.parse_memory_report``) or else the memory model
+    fitted on its reports, against the converter's on-chip total.
     """
     out: list[Refusal] = []
     board = limits.board
@@ -104,7 +97,9 @@ def check(report: ModelReport, limits: BoardLimits) -> list[Refusal]:
                            f"{board} runs INT8 models only; these ops compute in float: "
                            f"{', '.join(report.float_ops)} (convert with full-integer "
                            "quantization: int8 weights and activations)"))
-    if limits.supported_ops is not None:
+    if limits.converter is not None:
+        out += _converter_op_refusals(report, limits)
+    elif limits.supported_ops is not None:
         missing = sorted({op for op in report.ops if op not in limits.supported_ops})
         if missing:
             out.append(Refusal(ErrorCode.MODEL_OP_UNSUPPORTED,
@@ -114,6 +109,9 @@ def check(report: ModelReport, limits: BoardLimits) -> list[Refusal]:
         need, have = _pair(report.size_bytes, limits.model_store_bytes)
         out.append(Refusal(ErrorCode.MODEL_TOO_LARGE,
                            f"model is {need} but {board} has {have} {limits.store_where}"))
+    if limits.converter is not None:
+        out += _converter_memory_refusals(report, limits, memory_report)
+        return out
     arena = report.arena_bytes
     in_ram = report.size_bytes if limits.model_in_ram else 0
     if arena is not None or in_ram:
@@ -130,3 +128,30 @@ def check(report: ModelReport, limits: BoardLimits) -> list[Refusal]:
                                f"model needs {need} of RAM{parts} but {board} has {have} "
                                f"{limits.ram_where}"))
     return out
+
+
+def _converter_op_refusals(report: ModelReport, limits: BoardLimits) -> list[Refusal]:
+    table = limits.converter
+    ops = sorted(set(report.ops))
+    reasons = [why for op in ops if op in table.ops and (why := table.op_refusal(op))]
+    unknown = [op for op in ops if op not in table.ops]
+    if unknown:
+        reasons.append(table.unknown_refusal(unknown))
+    if not reasons:
+        return []
+    return [Refusal(ErrorCode.MODEL_OP_UNSUPPORTED, f"{limits.board} cannot run " + "; ".join(reasons))]
+
+
+def _converter_memory_refusals(report: ModelReport, limits: BoardLimits,
+                               memory_report: dict | None) -> list[Refusal]:
+    est = limits.converter.memory_estimate(report, memory_report)
+    if est.usage_bytes <= est.available_bytes:
+        return []
+    need, have = _pair(est.usage_bytes, est.available_bytes)
+    if est.error_pct is None:
+        how = f"by its {limits.converter.converter} memory report"
+    else:
+        how = (f"predicted by the memory model fitted on {limits.converter.converter} reports, "
+               f"leave-one-out error up to {est.error_pct:.0f} %; convert it for the exact figure")
+    return [Refusal(ErrorCode.MODEL_ARENA_TOO_LARGE,
+                    f"model needs {need} of on-chip memory ({how}) but {limits.board} has {have}")]

@@ -15,13 +15,17 @@ from hostlink.testing.synth_models import GraphBuilder, tiny_int8_model
 
 
 def _avgpool_model() -> bytes:
-    """INT8 and small, but with AVERAGE_POOL_2D, which is not in the IMX500's operator set."""
+    """INT8 and small, but with SPACE_TO_DEPTH, which Sony's converter refused
+    (hostlink/data/imx500_layers.json); tflite-micro runs it."""
+    from ai_edge_litert import schema_py_generated as fb
+
     g = GraphBuilder(int8=True, seed=3)
-    x = g.input((1, 8, 8, 3))
-    x = g.conv2d(x, 8, 3)
-    x = g.average_pool(x, 2)
-    x = g.fully_connected(x, 4)
-    return g.build([g.dequantize(x)])
+    x = g.conv2d(g.input((1, 8, 8, 3)), 8, 3)
+    y = g._activation((1, 4, 4, 32), "space_to_depth", g.meta[x].scale)
+    opt = fb.SpaceToDepthOptionsT()
+    opt.blockSize = 2
+    g.op("SPACE_TO_DEPTH", [x], [y], options_type=fb.BuiltinOptions.SpaceToDepthOptions, options=opt)
+    return g.build([g.dequantize(g.fully_connected(y, 4))])
 
 
 def test_profiles_and_unknown_board():
@@ -46,7 +50,7 @@ def test_float_model_is_refused_naming_the_ops(board, float_model):
 def test_unsupported_op_is_refused_on_imx500_and_runs_on_coralmicro():
     model = _avgpool_model()
     with hostlink.connect("emu:imx500") as dev:
-        with pytest.raises(ModelRefused, match="cannot run op AVERAGE_POOL_2D") as e:
+        with pytest.raises(ModelRefused, match="cannot run op SPACE_TO_DEPTH") as e:
             dev.upload(model, name="pool")
         assert e.value.code == P.ErrorCode.MODEL_OP_UNSUPPORTED
     with hostlink.connect("emu:coralmicro") as dev:
