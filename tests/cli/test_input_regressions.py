@@ -266,7 +266,10 @@ def test_calibration_run_with_too_few_fixations_is_refused():
     from hostlink.demos.gaze import run_loop
 
     class OneDot:
-        model_sha256, frames, calibration, screen, metered = "", 0, None, Screen(), False
+        model_sha256, frames, calibration, screen, metered, lanes = "", 0, None, Screen(), False, []
+
+        def notices(self):
+            return []
 
     sched = CalibrationSchedule(Screen().nine_points(), settle=1, collect=3)
     for frame in range(sched.frames):  # the face is seen only while three of the nine dots show
