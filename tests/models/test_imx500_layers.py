@@ -237,3 +237,16 @@ def test_probe_rerun_agrees_with_the_committed_table(tmp_path):
         old = TABLE.case(n)
         assert fresh[n]["accepted"] == old["accepted"], (n, fresh[n]["message"])
         assert fresh[n]["tflite_ops"] == old["tflite_ops"]
+
+
+def test_emulated_imx500_runs_what_the_converter_takes_even_where_tflite_micro_cannot():
+    """GELU: imxconv-tf accepted it, tflite-micro has no kernel for it; the IMX500 runs no TFLM."""
+    import hostlink
+
+    assert TABLE.ops["GELU"].accepted
+    with hostlink.connect("emu:imx500") as dev:
+        assert dev.upload(_with_op("GELU"), name="gelu").loaded
+        assert dev.upload((MLPERF / "vww_96_int8.tflite").read_bytes(), name="vww").loaded
+    with hostlink.connect("emu:coralmicro") as dev:
+        with pytest.raises(hostlink.errors.ModelRefused, match="GELU"):
+            dev.upload(_with_op("GELU"), name="gelu")
