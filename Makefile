@@ -44,6 +44,7 @@ bench: setup
 	$(BIN)/python bench/bench_ppk2_decode.py
 	$(BIN)/python bench/bench_upload_noisy.py
 	test ! -f bench/bench_gaze.py || $(BIN)/python bench/bench_gaze.py
+	$(BIN)/python bench/bench_farm.py
 	$(BIN)/python tools/calibrate.py --check
 
 ## calibrate: fit the per-layer cost model to the public measurements, print every row with its
