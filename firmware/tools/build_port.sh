@@ -93,9 +93,46 @@ spresense)
         echo "build_port: spresense app compiled (HL_PORT_STEP=app: no image, so no size)"
         exit 0
     fi
+    # NuttX archives each app's objects under names that carry the folder they were compiled in
+    # (Application.mk's SUFFIX), so objects from an earlier build elsewhere stay in libapps.a and
+    # clash at link time: drop every member compiled from one of hostlink's sources first
+    for lib in "$sdk/sdk/apps/libapps.a" "$sdk/nuttx/staging/libapps.a"; do
+        [ -f "$lib" ] || continue
+        for src in "$app"/hl_port_spresense.c "$app"/hl/core/src/*.c "$app"/hl/ports/common/*.c; do
+            arm-none-eabi-ar t "$lib" | grep -F "$(basename "$src")." | xargs -r arm-none-eabi-ar d "$lib"
+        done
+    done
     make -j "${HL_PORT_JOBS:-2}"
     mkdir -p "$out"
-    report "$sdk/sdk/nuttx"
+    # The CXD5602 loads the whole image from SPI flash into the main core's 1536 KiB SRAM: flash is
+    # nuttx.spk, RAM is every section in that region (code too), the heap is what is left, and
+    # tflmrt allocates the arena from the heap. hostlink's statics (its objects' .data and .bss)
+    # plus the arena must fit the 768 KiB DEVICE_INFO declares.
+    arm-none-eabi-size -A -d "$sdk/sdk/nuttx" > "$out/size.txt"
+    find "$app" -name '*.o' -exec arm-none-eabi-size -A -d {} + > "$out/app_size.txt"
+    arena=$(sed -n 's/^CONFIG_EXAMPLES_HOSTLINK_ARENA=//p' "$sdk/nuttx/.config")
+    sym() { arm-none-eabi-nm "$sdk/sdk/nuttx" | awk -v s="$1" '$3 == s {print $1}'; }
+    python3 - "$out/size.txt" "$out/app_size.txt" "$(wc -c < "$sdk/sdk/nuttx.spk")" "$arena" "$(sym _ebss)" "$(sym __stack)" <<'PY' || die "the hostlink app does not fit the Spresense's SRAM (above)"
+import sys
+size, app, spk, arena = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+ebss, top = int(sys.argv[5], 16), int(sys.argv[6], 16)
+rows = [l.split() for l in open(size) if l.startswith(".")]
+# the SRAM at 0x0d000000 is also mapped at 0x2d000000 (where the linker script puts .data and .bss)
+ram_lo, ram_hi = 0x0D000000, 0x0D000000 + 1536 * 1024
+in_ram = [r for r in rows if int(r[1]) and ram_lo <= int(r[2]) & 0x0FFFFFFF < ram_hi]
+ram = sum(int(r[1]) for r in in_ram)
+heap = top - ebss
+print(f"image flash {spk / 1024:.1f} KiB ({spk} B), RAM {ram / 1024:.1f} KiB ({ram} B)")
+for r in in_ram:
+    print(f"  {r[0]:<16} {int(r[1]) / 1024:10.1f} KiB")
+print(f"  heap left of the 1536 KiB SRAM: {heap / 1024:.1f} KiB")
+statics = sum(int(l.split()[1]) for l in open(app) if l.startswith((".data", ".bss")))
+need = statics + arena
+print(f"hostlink app: statics {statics / 1024:.1f} KiB + arena {arena / 1024:.1f} KiB = {need / 1024:.1f} KiB "
+      f"of the 768 KiB it declares")
+if need > 768 * 1024 or arena > heap:
+    sys.exit(1)
+PY
     ;;
 *) die "unknown board $board: coralmicro or spresense (the host and qemu ports build with make -C firmware)" ;;
 esac
