@@ -115,7 +115,7 @@ def _derived(full: cf.Fit, live, errs) -> tuple[list[dict], list[str]]:
                     ratio = statistics.median([v for k, v in ratios.items() if k != r])
                     rows = [x for x in live if x.pair == (target, r)]
                     src_fit = cf.Fit(full.pairs, full.runtimes, full.log_scale.copy(),
-                                     full.log_global, full.log_dev)
+                                     full.log_global, full.log_dev, full.boards, full.log_board)
                     src_fit.log_scale[full.pairs.index((target, r))] = math.log(scale[(src, r)] * ratio)
                     for x, c in zip(rows, src_fit.predict_cycles(rows)):
                         errors.append(abs(c / x.cycles - 1))
@@ -131,7 +131,7 @@ def _derived(full: cf.Fit, live, errs) -> tuple[list[dict], list[str]]:
             med_e = statistics.median(errs[base]) + med
             max_e = max(errs[base]) + mx
             s = scale[base] * ratio
-            rel = dict(zip(cf.TERMS, full.shape(rt)))
+            rel = dict(zip(cf.TERMS, _pair_shape(full, live, (target, rt))))
             out.append(_pair_doc(target, rt, s, rel, rows=0, loo=(med_e, max_e),
                                  clock=[], derived_from=dict(core=src, cycle_ratio=round(ratio, 4),
                                                              runtimes=n_rt, rows=n_rows)))
@@ -139,6 +139,15 @@ def _derived(full: cf.Fit, live, errs) -> tuple[list[dict], list[str]]:
                          f"runtimes); transfer error median {100 * med:.1f}%, max {100 * mx:.1f}% "
                          f"over {n_rows} rows; with the source's LOO: {100 * med_e:.1f}% / {100 * max_e:.1f}%")
     return out, lines
+
+
+def _pair_shape(full: cf.Fit, live, pair) -> np.ndarray:
+    """A pair's relative costs: its runtime's, with the mean memory-system deviation of the
+    boards it ran on (of every measured board with that core, for a carried-over pair)."""
+    mems = sorted({r.memory for r in live if r.pair == pair}) or \
+        sorted({r.memory for r in live if r.core == pair[0]})
+    k = np.mean([full.log_board[full.boards.index(m)] for m in mems], axis=0) if mems else 0.0
+    return full.shape(pair[1]) * np.exp(k)
 
 
 def _pair_doc(core, runtime, scale, rel, rows, loo, clock, derived_from=None) -> dict:
@@ -179,7 +188,7 @@ def _document(full: cf.Fit, live, errs, excluded, power, per_row) -> dict:
     pairs = []
     for p in full.pairs:
         scale = math.exp(full.log_scale[full.pairs.index(p)])
-        rel = dict(zip(cf.TERMS, full.shape(p[1])))
+        rel = dict(zip(cf.TERMS, _pair_shape(full, live, p)))
         e = errs[p]
         pairs.append(_pair_doc(p[0], p[1], scale, rel, rows=len(e),
                                loo=(statistics.median(e), max(e)),
@@ -189,9 +198,14 @@ def _document(full: cf.Fit, live, errs, excluded, power, per_row) -> dict:
         model=("cycles = net_overhead + sum over layers (work x cycles_per_work[op class] + "
                "output elements x cycles_per_output [dot-product layers only])"),
         note=("layer_overhead_cycles is 0: a per-layer term was fitted and came out at 0 cycles "
-              "for every runtime, so the fit leaves it out (docs/calibration.md)"),
+              "for every runtime, so the fit leaves it out (docs/calibration.md). A pair's relative "
+              "costs are its runtime's times the mean deviation of the boards it was measured on "
+              "(board_deviation)"),
         table="hostlink/data/calibration/measurements.csv",
         ridge=cf.RIDGE,
+        ridge_board=cf.RIDGE_BOARD,
+        board_deviation={b: {t: round(float(v), 6) for t, v in zip(cf.TERMS, np.exp(full.log_board[i]))}
+                         for i, b in enumerate(full.boards)},
         terms=list(cf.TERMS),
         global_relative_cost={t: round(float(v), 6) for t, v in zip(cf.TERMS, np.exp(full.log_global))},
         pairs=pairs,

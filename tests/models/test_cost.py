@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hostlink.errors import ConfigError, ModelFileError
@@ -188,3 +189,24 @@ def test_predict_refuses_a_bad_clock(clock):
 def test_load_fitted_bad_text_is_one_readable_error():
     with pytest.raises(ModelFileError, match="fitted"):
         cost.load_fitted("{not json")
+
+
+@pytest.mark.parametrize("name,key", [
+    ("NUCLEO_L4R5ZI-zephyr", "l4r5zi"), ("Nucleo-L4R5ZI", "l4r5zi"),
+    ("NUCLEO-L4R5ZI_X-CUBE-AI-7.3", "l4r5zi"), ("NUCLEO_H7A3ZI_Q", "h7a3zi"),
+    ("silicon_labs_xG24_DK2601B", "xg24"), ("Some-Other Board", "someotherboard")])
+def test_board_key_names_one_board_once(name, key):
+    """Results folders spell one board many ways; its memory-system deviation must be one."""
+    assert cf.board_key(name) == key
+
+
+def test_board_deviation_is_shared_by_runtimes_on_that_board(full_fit):
+    """A board's deviation applies to every runtime on it and is fitted (not left at 0)."""
+    assert "l4r5zi" in full_fit.boards
+    k = full_fit.log_board[full_fit.boards.index("l4r5zi")]
+    assert np.abs(k).max() > 1e-3
+    a = full_fit.shape("x-cube-ai-7.3", "l4r5zi") / full_fit.shape("x-cube-ai-7.3")
+    b = full_fit.shape("plumerai-v1.0", "l4r5zi") / full_fit.shape("plumerai-v1.0")
+    assert a == pytest.approx(b)
+    # An unseen board gets the typical board's shape.
+    assert np.allclose(full_fit.shape("x-cube-ai-7.3", "unseen"), full_fit.shape("x-cube-ai-7.3"))
