@@ -188,7 +188,9 @@ def test_inspect_per_layer_times_add_up_to_the_stage_the_emulator_runs(tmp_path)
             assert [x["index"] for x in t["layers"]] == list(range(len(t["layers"])))
             assert all(s["source"] for s in t["stages"])
     m7 = next(s for s in timing["coralmicro"]["m7-tflm"]["stages"] if s["stage"] == "inference")
-    assert m7["rel_error"] is not None and "cortex-m4f/tflm-cmsis-nn cycles stand in" in m7["source"]
+    # no public TFLM measurement on a Cortex-M7: the M4F's TFLM fit is carried over, and says so
+    assert m7["rel_error"] is not None
+    assert all(word in m7["source"] for word in ("tflm-cmsis-nn", "cortex-m4f", "cortex-m7"))
     # the emulator times the same frame
     with hostlink.connect("emu:coralmicro?path=edgetpu") as dev:
         dev.upload(tt_bytes(), name="tt")
