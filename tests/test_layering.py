@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "hostlink"
 
 LAYERS = [
-    ("protocols", {"protocols", "errors", "config", "limits", "timeline", "types", "fastcodec", "checkout"}),
+    ("protocols", {"protocols", "errors", "config", "limits", "timeline", "types", "fastcodec", "checkout", "procs"}),
     ("links", {"links", "framing"}),
     ("device client", {"client", "api", "ports", "upload", "inputs", "device_handle", "bundled", "stats", ""}),
     ("boards/emulator/power/farm", {"boards", "emulator", "power", "farm", "testing"}),

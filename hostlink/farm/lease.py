@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import LinkError
+from ..procs import pid_alive
 from .address import FarmAddress, parse_farm_url
 from .coordinator import Coordinator, Place, Resource
 
@@ -37,16 +38,6 @@ def lease_dir() -> Path:
 def _lease_file(addr: FarmAddress) -> Path:
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{addr.coordinator}_{addr.place}")
     return lease_dir() / f"{safe}.json"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _serial_url(r: Resource) -> str:
@@ -213,7 +204,7 @@ def _take(coord: Coordinator, addr: FarmAddress) -> tuple[Place, bool]:
         if holder == os.getpid() and any(lz.address == addr for lz in _LIVE):
             raise LinkError(f"labgrid place {addr.place} is already held by this program",
                             "open it once and share the connection")
-        if holder != os.getpid() and _pid_alive(holder):
+        if holder != os.getpid() and pid_alive(holder):
             raise LinkError(f"labgrid place {addr.place} is in use by hostlink (pid {holder}) on this host",
                             "wait for that run to finish, or pick another place")
         # held through a lease whose process is gone: a crashed run's, released and taken afresh

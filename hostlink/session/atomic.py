@@ -17,6 +17,8 @@ import os
 import re
 from pathlib import Path
 
+from ..procs import pid_alive
+
 #: ``.NAME.tmp-PID-N``: hidden, names the writer, never matches a session file's glob.
 _TMP = re.compile(r"^\..+\.tmp-(\d+)-\d+$")
 _counter = 0
@@ -85,15 +87,8 @@ def clean_temporaries(folder: str | Path) -> list[Path]:
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # our own temporaries are never left open across calls
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    # our own temporaries are never left open across calls
+    return pid != os.getpid() and pid_alive(pid)
 
 
 class AppendLineHandler(logging.Handler):
