@@ -26,7 +26,7 @@ from importlib import resources
 
 
 from ..errors import ConfigError, ModelFileError
-from .tflite import (EDGE_OPS, DATA_MOVEMENT_OPS, _prod, _Reader, _tensor_info,
+from .tflite import (EDGE_OPS, DATA_MOVEMENT_OPS, _prod, _Reader, operators,
                      analyze, layer_macs)
 
 #: Op classes, in the order fitted.json lists their parameters.
@@ -122,41 +122,26 @@ def layers(model) -> list[LayerWork]:
     data, name = _read(model)
     # analyze() validates the envelope and every table, and gives the reference MAC count.
     report = analyze(data, name=name)
-    r = _Reader(data, name)
     out: list[LayerWork] = []
-    for s in range(r.model.SubgraphsLength()):
-        sg = r.model.Subgraphs(s)
-        tensors = [sg.Tensors(i) for i in range(sg.TensorsLength())]
-        infos = [_tensor_info(t) for t in tensors]
-
-        def is_const(i: int) -> bool:
-            return 0 <= i < len(tensors) and r.buffer_bytes[tensors[i].Buffer()] > 0
-
-        for k in range(sg.OperatorsLength()):
-            o = sg.Operators(k)
-            op = r.opnames[o.OpcodeIndex()]
-            in_idx = [int(o.Inputs(j)) for j in range(o.InputsLength())]
-            out_idx = [int(o.Outputs(j)) for j in range(o.OutputsLength())]
-            ins = [infos[i] if i >= 0 else None for i in in_idx]
-            outs = [infos[i] for i in out_idx if i >= 0]
-            acts = [infos[i] for i in in_idx if i >= 0 and not is_const(i)]
-            consts = [infos[i] for i in in_idx if i >= 0 and is_const(i)]
-            kernel, cin = (0, 0), 0
-            if op == "CONV_2D" and len(ins) > 1 and ins[1] is not None and len(ins[1].shape) == 4:
-                kernel = (int(ins[1].shape[1]), int(ins[1].shape[2]))
-                cin = int(ins[1].shape[3])  # OHWI: input channels per group
-            elif op == "DEPTHWISE_CONV_2D" and len(ins) > 1 and ins[1] is not None \
-                    and len(ins[1].shape) == 4:
-                kernel = (int(ins[1].shape[1]), int(ins[1].shape[2]))
-            out.append(LayerWork(
-                index=len(out), op=op, op_class=op_class(op, kernel, cin),
-                macs=layer_macs(op, ins, outs),
-                in_elements=sum(_prod(t.shape) for t in acts),
-                out_elements=sum(_prod(t.shape) for t in outs),
-                in_bytes=sum(_nbytes(t) for t in acts),
-                out_bytes=sum(_nbytes(t) for t in outs),
-                weight_bytes=sum(_nbytes(t) for t in consts),
-                kernel=kernel))
+    for site in operators(_Reader(data, name)):
+        op, ins, outs = site.op, site.ins, site.outs
+        acts, consts = site.activations, site.constants
+        kernel, cin = (0, 0), 0
+        if op == "CONV_2D" and len(ins) > 1 and ins[1] is not None and len(ins[1].shape) == 4:
+            kernel = (int(ins[1].shape[1]), int(ins[1].shape[2]))
+            cin = int(ins[1].shape[3])  # OHWI: input channels per group
+        elif op == "DEPTHWISE_CONV_2D" and len(ins) > 1 and ins[1] is not None \
+                and len(ins[1].shape) == 4:
+            kernel = (int(ins[1].shape[1]), int(ins[1].shape[2]))
+        out.append(LayerWork(
+            index=len(out), op=op, op_class=op_class(op, kernel, cin),
+            macs=layer_macs(op, ins, outs),
+            in_elements=sum(_prod(t.shape) for t in acts),
+            out_elements=sum(_prod(t.shape) for t in outs),
+            in_bytes=sum(_nbytes(t) for t in acts),
+            out_bytes=sum(_nbytes(t) for t in outs),
+            weight_bytes=sum(_nbytes(t) for t in consts),
+            kernel=kernel))
     total = sum(lw.macs for lw in out)
     if total != report.macs or len(out) != len(report.layers):
         # Both walks use the same reader and counter; a mismatch is a bug, not bad input.

@@ -245,6 +245,48 @@ def analyze(data: bytes, *, name: str = "model", with_arena: bool = False) -> Mo
     return report
 
 
+@dataclass
+class OpSite:
+    """One operator of a model with its tensors: what every per-layer walk needs."""
+
+    subgraph: int
+    op: str  # builtin name, or the custom op's name
+    operator: object  # the flatbuffer Operator
+    in_idx: list[int]
+    ins: list  # TensorInfo per input slot (None for an omitted optional input)
+    outs: list
+    infos: list  # TensorInfo of every tensor of the subgraph
+    is_const: object  # tensor index -> bool: a weight or constant held in a buffer
+
+    @property
+    def activations(self) -> list:
+        """Inputs that are not constants (activations read by the layer)."""
+        return [self.infos[i] for i in self.in_idx if i >= 0 and not self.is_const(i)]
+
+    @property
+    def constants(self) -> list:
+        return [self.infos[i] for i in self.in_idx if i >= 0 and self.is_const(i)]
+
+
+def operators(r: _Reader):
+    """Every operator of every subgraph, in order, with its tensors (``analyze`` and the per-layer
+    cost model walk the graph through this one function)."""
+    for s in range(r.model.SubgraphsLength()):
+        sg = r.model.Subgraphs(s)
+        tensors = [sg.Tensors(i) for i in range(sg.TensorsLength())]
+        infos = [_tensor_info(t) for t in tensors]
+
+        def is_const(i: int, tensors=tensors) -> bool:
+            return 0 <= i < len(tensors) and r.buffer_bytes[tensors[i].Buffer()] > 0
+
+        for k in range(sg.OperatorsLength()):
+            o = sg.Operators(k)
+            in_idx = [int(o.Inputs(j)) for j in range(o.InputsLength())]
+            out_idx = [int(o.Outputs(j)) for j in range(o.OutputsLength())]
+            yield OpSite(s, r.opnames[o.OpcodeIndex()], o, in_idx, [infos[i] if i >= 0 else None for i in in_idx],
+                         [infos[i] for i in out_idx if i >= 0], infos, is_const)
+
+
 def _analyze(r: _Reader, data: bytes) -> ModelReport:
     model = r.model
     if model.SubgraphsLength() == 0:
@@ -256,50 +298,38 @@ def _analyze(r: _Reader, data: bytes) -> ModelReport:
     counted: set[tuple[int, int]] = set()
     total_params = 0
 
-    for s in range(model.SubgraphsLength()):
-        sg = model.Subgraphs(s)
-        tensors = [sg.Tensors(i) for i in range(sg.TensorsLength())]
-        infos = [_tensor_info(t) for t in tensors]
+    for site in operators(r):
+        s, op, o, in_idx, ins, outs, infos = site.subgraph, site.op, site.operator, site.in_idx, site.ins, \
+            site.outs, site.infos
+        ops.append(op)
+        code = model.OperatorCodes(o.OpcodeIndex())
+        if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == fb.BuiltinOperator.CUSTOM \
+                and op not in custom:
+            custom.append(op)
 
-        def is_const(i: int) -> bool:
-            return 0 <= i < len(tensors) and r.buffer_bytes[tensors[i].Buffer()] > 0
+        params = 0
+        for pos, i in enumerate(in_idx):
+            if not site.is_const(i):
+                continue
+            if infos[i].dtype in _INDEX_DTYPES and _BIAS_INPUT.get(op) != pos:
+                continue
+            n = _prod(infos[i].shape)
+            params += n
+            if (s, i) not in counted:
+                counted.add((s, i))
+                total_params += n
 
-        for k in range(sg.OperatorsLength()):
-            o = sg.Operators(k)
-            op = r.opnames[o.OpcodeIndex()]
-            ops.append(op)
-            code = model.OperatorCodes(o.OpcodeIndex())
-            if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == fb.BuiltinOperator.CUSTOM \
-                    and op not in custom:
-                custom.append(op)
-            in_idx = [int(o.Inputs(j)) for j in range(o.InputsLength())]
-            out_idx = [int(o.Outputs(j)) for j in range(o.OutputsLength())]
-            ins = [infos[i] if i >= 0 else None for i in in_idx]
-            outs = [infos[i] for i in out_idx if i >= 0]
+        if op not in EDGE_OPS and op not in DATA_MOVEMENT_OPS:
+            # Activations in and out: only the edge ops may cross between float and integer.
+            if any(t.dtype in _FLOAT_DTYPES for t in site.activations + outs) and op not in float_ops:
+                float_ops.append(op)
 
-            params = 0
-            for pos, i in enumerate(in_idx):
-                if not is_const(i):
-                    continue
-                if infos[i].dtype in _INDEX_DTYPES and _BIAS_INPUT.get(op) != pos:
-                    continue
-                n = _prod(infos[i].shape)
-                params += n
-                if (s, i) not in counted:
-                    counted.add((s, i))
-                    total_params += n
-
-            if op not in EDGE_OPS and op not in DATA_MOVEMENT_OPS:
-                # Activations in and out: only the edge ops may cross between float and integer.
-                acts = [infos[i] for i in in_idx if i >= 0 and not is_const(i)] + outs
-                if any(t.dtype in _FLOAT_DTYPES for t in acts) and op not in float_ops:
-                    float_ops.append(op)
-
-            layers.append(Layer(index=len(layers), op=op, macs=layer_macs(op, ins, outs),
-                                params=params, output_shape=outs[0].shape if outs else ()))
-        if s == 0:
-            inputs = [infos[int(sg.Inputs(j))] for j in range(sg.InputsLength())]
-            outputs = [infos[int(sg.Outputs(j))] for j in range(sg.OutputsLength())]
+        layers.append(Layer(index=len(layers), op=op, macs=layer_macs(op, ins, outs),
+                            params=params, output_shape=outs[0].shape if outs else ()))
+    sg = model.Subgraphs(0)
+    infos = [_tensor_info(sg.Tensors(i)) for i in range(sg.TensorsLength())]
+    inputs = [infos[int(sg.Inputs(j))] for j in range(sg.InputsLength())]
+    outputs = [infos[int(sg.Outputs(j))] for j in range(sg.OutputsLength())]
 
     counts: dict[str, int] = {}
     for op in ops:
