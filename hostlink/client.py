@@ -223,13 +223,8 @@ class Device(DeviceHandle):
         seq = self._next_seq() if seq is None else seq
         attempts = attempts or self.timeouts.attempts
         for attempt in range(1, attempts + 1):
-            self._send(mtype, seq, payload)
-            f = self._recv(seq, time.monotonic() + timeout)
+            f = self._exchange(mtype, seq, payload, time.monotonic() + timeout, what)
             if f is None:
-                self.stats["timeouts"] += 1
-                continue
-            if f.type == P.MsgType.NAK:
-                self._on_nak(f, what)
                 continue
             body = self._check(f, what)
             if f.type != expect:
@@ -240,6 +235,19 @@ class Device(DeviceHandle):
             f"({timeout:.1f} s each)",
             "is the board powered and running hostlink firmware? Check the port (`hostlink boards`), the "
             "cable, and that no other program holds the port; a real board may need `hostlink flash`")
+
+    def _exchange(self, mtype: int, seq: int, payload: bytes, deadline: float, what: str) -> RawFrame | None:
+        """One send and the reply with its seq; None when the request should be repeated (silence
+        past ``deadline``, or a NAK whose code allows a repeat)."""
+        self._send(mtype, seq, payload)
+        f = self._recv(seq, deadline)
+        if f is None:
+            self.stats["timeouts"] += 1
+            return None
+        if f.type == P.MsgType.NAK:
+            self._on_nak(f, what)
+            return None
+        return f
 
     def _on_nak(self, f: RawFrame, what: str) -> None:
         """Count a NAK; raise unless its code says the same request may be repeated."""
@@ -388,14 +396,9 @@ class Device(DeviceHandle):
         seq = self._next_seq()
         sends = 0
         while time.monotonic() < end:
-            self._send(P.MsgType.MODEL_COMMIT, seq, payload)
             sends += 1
-            f = self._recv(seq, min(end, time.monotonic() + poll))
+            f = self._exchange(P.MsgType.MODEL_COMMIT, seq, payload, min(end, time.monotonic() + poll), what)
             if f is None:
-                self.stats["timeouts"] += 1
-                continue
-            if f.type == P.MsgType.NAK:
-                self._on_nak(f, what)
                 continue
             try:
                 c = self._check(f, what)
