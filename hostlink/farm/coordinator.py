@@ -22,9 +22,10 @@ def _labgrid():
     try:
         from labgrid.remote import client as lg_client
         from labgrid.remote.generated import labgrid_coordinator_pb2 as pb
+        from labgrid.remote.generated import labgrid_coordinator_pb2_grpc as pb_grpc
     except ImportError:
         raise ConfigError("labgrid:// addresses need the labgrid package", INSTALL_HINT) from None
-    return lg_client, pb
+    return lg_client, pb, pb_grpc
 
 
 class _DropLabgridRecords(logging.Filter):
@@ -95,7 +96,7 @@ class Coordinator:
     def __init__(self, address: str, *, timeout_s: float = CALL_TIMEOUT_S):
         self.address = address
         self.timeout_s = timeout_s
-        self._lg, self._pb = _labgrid()
+        self._lg, self._pb, pb_grpc = _labgrid()
         _quiet_labgrid()
         self._loop = _shared_loop()
         self.session = None
@@ -105,6 +106,8 @@ class Coordinator:
                 shared = _SESSIONS[address] = [self._call(self._start(), "connect"), 0]
             shared[1] += 1
             self.session = shared[0]
+        # the coordinator's RPCs, on the session's own channel
+        self._coordinator_rpc = pb_grpc.CoordinatorStub(self.session.channel)
 
     async def _start(self):
         self._lg.ensure_event_loop(self._loop)
@@ -134,7 +137,7 @@ class Coordinator:
             import grpc
 
             try:
-                await getattr(self.session.stub, method)(request)
+                await getattr(self._coordinator_rpc, method)(request)
             except grpc.aio.AioRpcError as err:
                 if err.code() == grpc.StatusCode.UNAVAILABLE:
                     raise self._lg.ServerError(err.details()) from None
