@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import io
 import json
 import logging
 import os
@@ -208,8 +209,13 @@ class SessionStore:
                       if p.stem.split("_")[1].isdigit())
 
     def _save_trace(self, path: Path, trace, **meta) -> None:
-        with atomic.atomic_open(path, "wb") as f:
-            trace.save(f, **meta)
+        # Built and read back in memory first, then written with one atomic write: what lands on
+        # disk has already loaded once, and a signal can only stop the write, not the zip inside it.
+        buf = io.BytesIO()
+        trace.save(buf, **meta)
+        buf.seek(0)
+        type(trace).load(buf)
+        atomic.write_bytes(path, buf.getvalue())
 
     def write_window(self, label: str, index: int, trace, window: dict) -> None:
         d = self.board_dir(label)
