@@ -8,6 +8,7 @@ stays exact.
 from __future__ import annotations
 
 import enum
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import HostlinkError
+
+_LOAD_LOCK = threading.Lock()
 
 #: How long past the requested duration capture() waits for samples before giving up.
 CAPTURE_GRACE_S = 5.0
@@ -136,7 +139,10 @@ class Trace:
 
     @classmethod
     def load(cls, path) -> "Trace":
-        with np.load(path, allow_pickle=False) as z:
+        # numpy parses each array's header with ast.literal_eval, and CPython 3.11's parser is not
+        # thread-safe ("SystemError: AST constructor recursion depth mismatch" when two threads
+        # parse at once), so loads from parallel session workers take turns.
+        with _LOAD_LOCK, np.load(path, allow_pickle=False) as z:
             return cls(float(z["sample_rate_hz"]), z["samples"].astype(SAMPLE_DTYPE),
                        int(z["start_index"]))
 
