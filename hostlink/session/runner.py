@@ -277,8 +277,7 @@ class SessionRunner:
         log.info("%s: monitor %s serial %s at %.0f S/s, supply %s V", label, mi["model"], mi["serial"],
                  mi["sample_rate_hz"], supply)
         store.record_board(label, {
-            "port": bp.port, "device": info.board_name, "board": info.board, "serial": info.serial,
-            "firmware": info.fw_version, "clock_hz": info.clock_hz, "stages": list(info.stages),
+            **_device_record(bp, info), "stages": list(info.stages),
             "model": {"name": model.name, "size": model.size, "crc32": model.crc32, "format": model.format,
                       "engine": model.engine, "macs": model.macs,
                       "path": str(resolve_model(plan.model_for(i), self.plan_dir))},
@@ -328,8 +327,7 @@ class SessionRunner:
                 monitor.set_dut_power(True)
             mi = monitor.info.as_dict()
             store.record_board(label, {
-                "port": bp.port, "device": info.board_name, "board": info.board, "serial": info.serial,
-                "firmware": info.fw_version, "clock_hz": info.clock_hz, "stages": ["inference"],
+                **_device_record(bp, info), "stages": ["inference"],
                 "model": {"name": model.name, "size": model.size, "format": model.format, "engine": model.engine,
                           "macs": model.macs, "built_in": True},
                 "input": {"kind": "seeded uniform over the input's range", "seed": INPUT_SEED},
@@ -427,6 +425,12 @@ class SessionRunner:
                 self.store.log.info("%s device [%s, t=%s us]: %s", label, level, t_us, text)
             else:
                 self.store.log.info("%s device: %s", label, entry)
+
+
+def _device_record(bp, info) -> dict:
+    """What the manifest says of a board: where it was reached and what it said about itself."""
+    return {"port": bp.port, "device": info.board_name, "board": info.board, "serial": info.serial,
+            "firmware": info.fw_version, "clock_hz": info.clock_hz}
 
 
 def _frames_complete(blocks, rate: float, first_stage: int, want: int) -> bool:
