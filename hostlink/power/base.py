@@ -134,8 +134,15 @@ class Trace:
     def save(self, path, **meta) -> None:
         """Compressed npz: the samples plus rate, start index and any JSON-able metadata."""
         import json
-        np.savez_compressed(path, samples=self.samples, sample_rate_hz=self.sample_rate_hz,
-                            start_index=self.start_index, meta=json.dumps(meta))
+        try:
+            np.savez_compressed(path, samples=self.samples, sample_rate_hz=self.sample_rate_hz,
+                                start_index=self.start_index, meta=json.dumps(meta))
+        except Exception as err:
+            # Ctrl-C or SIGTERM inside the zip writer makes numpy's clean-up raise "Can't close the
+            # ZIP file while there is an open writing handle" over it: the interrupt is what happened
+            if isinstance(err.__context__, KeyboardInterrupt):
+                raise err.__context__ from None
+            raise
 
     @classmethod
     def load(cls, path) -> "Trace":
