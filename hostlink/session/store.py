@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import errno
 import io
 import json
 import logging
@@ -107,15 +108,18 @@ class SessionStore:
             k = 1
             path = base / f"{utc_stamp()}_{plan.name}"
             while True:
-                try:
-                    # rename onto a new name only: an existing folder is never replaced
-                    os.mkdir(path)
-                except FileExistsError:
-                    k += 1
-                    path = base / f"{utc_stamp()}_{plan.name}_{k}"
-                    continue
-                os.rename(building, path)  # onto the empty folder just made: atomic on POSIX
-                break
+                # One atomic rename, so no kill can leave a visible folder without its files. A
+                # name in use is skipped; if another run takes it between the check and the rename,
+                # the rename fails (its folder is not empty) and the next name is tried.
+                if not path.exists():
+                    try:
+                        os.rename(building, path)
+                        break
+                    except OSError as err:
+                        if err.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                            raise
+                k += 1
+                path = base / f"{utc_stamp()}_{plan.name}_{k}"
             atomic.fsync_dir(base)
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
