@@ -171,7 +171,7 @@ def _pair_doc(core, runtime, scale, rel, rows, loo, clock, derived_from=None) ->
 def _power(rows: list[cf.Row]) -> list[dict]:
     groups: dict[tuple, list[float]] = {}
     for r in rows:
-        if r.energy_uj is None or r.benchmark not in ("vww", "ic", "kws", "ad") or r.reason.startswith("replicate"):
+        if r.energy_uj is None or r.benchmark not in ("vww", "ic", "kws", "ad") or r.reason:
             continue
         sub = r.id.split("-")[1]
         groups.setdefault((r.board, r.core, r.runtime, sub), []).append(r.energy_uj / r.latency_ms)

@@ -55,8 +55,10 @@ MODELS = {
 # fitted). The runtime key names the software and its version: results of one version on boards
 # with the same core pool in one (core, runtime) pair at their own clocks.
 SUBMISSIONS = [
+    # TF v2.3.1's TFLM is its own runtime: on the same board at the same clock the 2024 TFLM of
+    # OTHER_ROWS (EdgeMark) runs VWW 1.56x faster, so the two cannot share one cycles-per-MAC.
     ("v0.5", "reference", "Nucleo-L4R5ZI", "systems/Nucleo_L4R5ZI_System_Description.json",
-     "cortex-m4f", "tflm-cmsis-nn",
+     "cortex-m4f", "tflm-cmsis-nn-2.3.1",
      "TFLM v2.3.1 with CMSIS-NN kernels (TF_MAKE_TAGS=cmsis-nn in code/reference_submissions/*/setup_example.sh)", ""),
     ("v0.7", "STMicroelectronics", "NUCLEO_L4R5ZI", "systems/NUCLEO_L4R5ZI/NUCLEO_L4R5ZI_system_description.json",
      "cortex-m4f", "x-cube-ai-7.1", "X-CUBE-AI v7.1.0", ""),
@@ -232,6 +234,61 @@ PAPER_ROWS = [
          reason="end-to-end frame time (capture to result), not inference alone"),
 ]
 
+#: Measurements of the MLPerf Tiny reference networks published outside the MLPerf Tiny results
+#: repositories, read from the pinned sources by hand (see docs/calibration.md, "Sources"). They are
+#: fitted like the closed-division rows. The figures are typed here exactly as printed.
+_EDGEMARK = ("AminHasanpour/EdgeMark@0d27198533b2b4b7f711f6c19ce8999de930f287 "
+             "benchmarking_results/Experiments.xlsx, sheet '{sheet}', row TinyMLPerf_{net} / "
+             "q_full_int_only, column 'Execution Time (ms)' (mean of 10 runs); clock: "
+             "RCC.SYSCLKFreq_VALUE=120000000 in edgemark/Hardware/STM32/NUCLEO-L4R5ZI_TFLM.zip (.ioc)")
+_EDGEMARK_MODEL = ("EdgeMark converts mlcommons/tiny's float reference models itself (full-integer "
+                   "quantisation): the reference layers, not the reference INT8 file")
+_HELIA = ("AmbiqAI/helia-rt@2dd83293cf77189ee178fc0e83d634f8e292acb8 docs/guides/toolchains.md, "
+          "'Per-model results', {cc} figures (latency = PMU cycles / 192 MHz, mean of 10; energy: "
+          "Joulescope, latency x average power); the next commit (538479f9) keeps only percentages")
+_HELIA_DETAIL = ("heliaRT v1.13.1 ({cc}, -O3, MVE on): Ambiq's TFLM fork with its fork of CMSIS-NN's "
+                 "Helium kernels; Ambiq's operator benchmarks (helia-rt@ac955446 "
+                 "docs/reference/benchmarks/index.md) put its CONV_2D and DEPTHWISE_CONV_2D at 1.01x and "
+                 "1.04x upstream TFLM + CMSIS-NN, so it counts as the same kernels as the RA8D1's")
+_HELIA_MODEL = ("'MLPerf Tiny v1.1 reference suite' per the page (Ambiq's profiler fixtures carry the "
+                "reference names and sizes within 0.4 %; not byte-checked)")
+_NETS = {"vww": "MBNet", "ic": "ResNet", "kws": "DS_CNN", "ad": "AE"}
+
+
+def _other(rid, bench, source, board, core, clock, runtime, detail, model_source, ms, uj="", reason=""):
+    return dict(id=rid, benchmark=bench, source=source, board=board, core=core, clock_mhz=clock,
+                runtime=runtime, runtime_detail=detail, model=f"{REF}/{MODELS[bench][0]}",
+                model_source=model_source, measure="inference", latency_ms=ms, energy_uj=uj,
+                reason=reason)
+
+
+OTHER_ROWS = [
+    *[_other(f"edgemark-nucleo-l4r5zi-tflm-{b}", b, _EDGEMARK.format(sheet="TFLM + STM", net=_NETS[b]),
+             "NUCLEO-L4R5ZI (EdgeMark)", "cortex-m4f", "120", "tflm-cmsis-nn",
+             "TFLM with CMSIS-NN kernels as vendored in EdgeMark's NUCLEO-L4R5ZI_TFLM project "
+             "(Core/Inc/TFLM_lib/.../kernels/cmsis_nn; models saved 2024-09-13; TFLM commit not stated)",
+             _EDGEMARK_MODEL, ms)
+      for b, ms in (("ad", "8.919107"), ("kws", "110.601826"), ("ic", "407.745715"), ("vww", "384.667509"))],
+    *[_other(f"edgemark-nucleo-l4r5zi-eon-{b}", b, _EDGEMARK.format(sheet="EI + STM", net=_NETS[b]),
+             "NUCLEO-L4R5ZI (EdgeMark)", "cortex-m4f", "120", "edge-impulse-eon",
+             "Edge Impulse EON compiler (engine tflite-eon in edgemark/models/platforms/EI/EI_converter.py; "
+             "SDK version not stated); no VWW figure, the model did not fit",
+             _EDGEMARK_MODEL, ms)
+      for b, ms in (("ad", "10.170682"), ("kws", "125.239589"), ("ic", "432.53735"))],
+    *[_other(f"ambiq-apollo510-heliart-atfe-{b}", b, _HELIA.format(cc="ATfE 22.1"), "Apollo510 EVB",
+             "cortex-m55", "192", "heliart-1.13.1", _HELIA_DETAIL.format(cc="ATfE 22.1"), _HELIA_MODEL,
+             ms, uj)
+      for b, ms, uj in (("kws", "9.42", "61.3"), ("vww", "34.11", "229.4"), ("ad", "0.687", "4.39"),
+                        ("ic", "24.28", "159.0"))],
+    *[_other(f"ambiq-apollo510-heliart-gcc-{b}", b, _HELIA.format(cc="arm-none-eabi-gcc 14.2"),
+             "Apollo510 EVB", "cortex-m55", "192", "heliart-1.13.1",
+             _HELIA_DETAIL.format(cc="arm-none-eabi-gcc 14.2"), _HELIA_MODEL, ms, uj,
+             reason="the same runtime on the same board built with GCC 14.2: a build variant of the "
+                    "ATfE rows, which are fitted (LLVM-based, like the EK-RA8D1's LLVM 17 build)")
+      for b, ms, uj in (("kws", "10.43", "65.2"), ("vww", "38.99", "272.9"), ("ad", "0.719", "4.99"),
+                        ("ic", "27.12", "197.7"))],
+]
+
 COLUMNS = ["id", "source", "board", "core", "clock_mhz", "runtime", "runtime_detail", "model",
            "model_source", "benchmark", "measure", "macs", "latency_ms", "energy_uj", "reason"]
 
@@ -304,7 +361,7 @@ def harvest(base: Path) -> list[dict]:
                 model=f"{REF}/{fname}", model_source=f"{TINY} {tiny_path}", benchmark=bench,
                 measure="inference", macs=macs[bench], latency_ms=f"{1000.0 / thr:.4f}",
                 energy_uj="" if energy is None else f"{energy:g}", reason=row_reason))
-    for extra in PAPER_ROWS:
+    for extra in OTHER_ROWS + PAPER_ROWS:
         rows.append({**extra, "macs": analyze((ROOT / extra["model"]).read_bytes()).macs})
     return rows
 

@@ -4,7 +4,7 @@ It runs one of the MLPerf Tiny reference models (hostlink/data/reference_models/
 real with LiteRT, and times it as the reference DUT would run it: the NUCLEO-L4R5ZI (Cortex-M4F at
 120 MHz, TFLM with CMSIS-NN kernels; mlcommons/tiny_results_v0.5 closed/reference/systems), whose
 inference time comes from the per-layer cost model fitted to public measurements
-(hostlink/models/cost.py, the cortex-m4f/tflm-cmsis-nn pair). Its power while busy is the
+(hostlink/models/cost.py, the cortex-m4f/tflm-cmsis-nn-2.3.1 pair: TF v2.3.1, what the reference ran). Its power while busy is the
 reference DUT's published energy per inference over its latency (the median of the four v0.5
 reference rows in hostlink/data/calibration/measurements.csv); the firmware polls the UART between
 commands without sleeping, so it draws the same power idle. It is supplied at 1.8 V, the voltage
@@ -35,7 +35,7 @@ from ..protocols import mlperftiny as P
 MODELS = {"ic01": "pretrainedResnet_quant.tflite", "vww01": "vww_96_int8.tflite",
           "kws01": "kws_ref_model.tflite", "ad01": "ad01_int8.tflite"}
 MODEL_DIR = "data/reference_models/mlperf_tiny"
-CORE, RUNTIME, CLOCK_HZ = "cortex-m4f", "tflm-cmsis-nn", 120e6
+CORE, RUNTIME, CLOCK_HZ = "cortex-m4f", "tflm-cmsis-nn-2.3.1", 120e6
 REFERENCE_BOARD = "Nucleo-L4R5ZI"
 SUPPLY_V = 1.8
 TIMESTAMP_CODE = 1  # the marker code the timestamp pulse drives on a monitor's digital input

@@ -87,7 +87,7 @@ class Row:
 
 
 _CHIPS = re.compile(r"(l4r5zi|h7a3zi|u575zi|u585i|f746ng|g0b1re|cy8cproto062|ra6m4|ra8d1|nrf5340|"
-                    r"u385rg|u3c5zi|m467hj|xg24)")
+                    r"u385rg|u3c5zi|m467hj|xg24|apollo510)")
 
 
 def board_key(board: str) -> str:

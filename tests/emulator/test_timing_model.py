@@ -108,8 +108,8 @@ def test_mcu_inference_is_the_fitted_cost_model_at_the_board_clock():
     expect = params.predict(cost.layers(vww), 156e6).total_us
     inf = f.stage(Stage.INFERENCE)
     assert inf.duration_us == pytest.approx(expect) and inf.rel_error == params.rel_error
-    # the same cycles at 120 MHz are the MLPerf Tiny reference submission's clock: within its fit error of 600 ms
-    assert expect * 156 / 120 == pytest.approx(600.6e3, rel=max(params.max_rel_error, 0.05))
+    # the same cycles at 120 MHz: EdgeMark's TFLM + CMSIS-NN on the NUCLEO-L4R5ZI measured 384.67 ms
+    assert expect * 156 / 120 == pytest.approx(384.67e3, rel=max(params.max_rel_error, 0.05))
 
 
 @pytest.mark.parametrize("board", ["coralmicro", "spresense"])
