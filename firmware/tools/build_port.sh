@@ -17,9 +17,12 @@ sdk=$(cd "$2" && pwd)
 fw=$(cd "$(dirname "$0")/.." && pwd)
 out="$fw/build/port/$board"
 command -v arm-none-eabi-gcc >/dev/null || die "arm-none-eabi-gcc is missing: sh tools/setup-firmware-toolchain.sh"
-arm-none-eabi-g++ -x c++ -fsyntax-only - </dev/null 2>/dev/null <<'CXX' || die "arm-none-eabi-g++ has no C++ library headers: apt-get install libstdc++-arm-none-eabi-newlib"
+# The C++ library check runs after the board and SDK checks: a wrong argument is named first.
+need_cxx() {
+    arm-none-eabi-g++ -x c++ -fsyntax-only - </dev/null 2>/dev/null <<'CXX' || die "arm-none-eabi-g++ has no C++ library headers: apt-get install libstdc++-arm-none-eabi-newlib"
 #include <cstddef>
 CXX
+}
 
 report() { # elf: flash = what is loaded (text + data), RAM = data + bss, per region from the section table
     elf=$1
@@ -39,6 +42,7 @@ PY
 case "$board" in
 coralmicro)
     [ -f "$sdk/cmake/toolchain-arm-none-eabi-gcc.cmake" ] || die "$sdk is not a coralmicro checkout"
+    need_cxx
     [ -f "$sdk/third_party/nxp/rt1176-sdk/devices/MIMXRT1176/MIMXRT1176_cm7.h" ] || \
         die "$sdk lacks third_party/nxp/rt1176-sdk/devices/MIMXRT1176/MIMXRT1176_cm7.h: check out its submodules (git submodule update --init --recursive)"
     # The SDK's toolchain file takes gcc 9 from third_party/toolchain-linux (downloading it when that
@@ -64,6 +68,7 @@ coralmicro)
     ;;
 spresense)
     [ -d "$sdk/sdk/tools" ] && [ -f "$sdk/nuttx/Makefile" ] || die "$sdk is not a spresense checkout with its nuttx submodule"
+    need_cxx
     command -v kconfig-tweak >/dev/null || die "kconfig-tweak is missing: apt-get install kconfig-frontends"
     # CONFIG_TFLM_RT builds externals/tensorflow from sonydevworld/tflite-micro-spresense-examples,
     # which the SDK's Makefile downloads unless that folder is there
