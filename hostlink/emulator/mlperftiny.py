@@ -4,10 +4,11 @@ It runs one of the MLPerf Tiny reference models (hostlink/data/reference_models/
 real with LiteRT, and times it as the reference DUT would run it: the NUCLEO-L4R5ZI (Cortex-M4F at
 120 MHz, TFLM with CMSIS-NN kernels; mlcommons/tiny_results_v0.5 closed/reference/systems), whose
 inference time comes from the per-layer cost model fitted to public measurements
-(hostlink/models/cost.py, the cortex-m4f/tflm-cmsis-nn-2.3.1 pair: TF v2.3.1, what the reference ran). Its power while busy is the
-reference DUT's published energy per inference over its latency (the median of the four v0.5
-reference rows in hostlink/data/calibration/measurements.csv); the firmware polls the UART between
-commands without sleeping, so it draws the same power idle. It is supplied at 1.8 V, the voltage
+(hostlink/models/cost.py, the cortex-m4f/tflm-cmsis-nn-2.3.1 pair: TF v2.3.1's TFLM, the release
+the reference ran). Its power while busy is the reference DUT's published energy per inference
+over its latency (the median of the four v0.5 reference rows in
+hostlink/data/calibration/measurements.csv); the firmware polls the UART between commands without
+sleeping, so it draws the same power idle. It is supplied at 1.8 V, the voltage
 the MLPerf Tiny runner sets on the LPM01A for this DUT (benchmark/runner/devices_kws_ic_vww.yaml).
 
 The board keeps a timeline on its microsecond clock (hostlink.timeline.BoardTimeline), so an
