@@ -9,16 +9,26 @@ W_c is the model's work in op class c (MACs of conv / shallow_conv / depthwise /
 elements of the elementwise, pooling, movement and other ops, which share one cost per element);
 ``outputs`` are the output elements of the dot-product layers. ``s_p`` is the pair's cycles per
 pointwise MAC; e_rb are the costs relative to a pointwise MAC. Each
-log e_rbc = g_c + d_rc + k_bc: g is shared by all runtimes and boards; d_rc is the runtime's
-deviation (its kernels are the same code on every core it runs on); k_bc is the board's
-deviation (its memory system at its clock: flash wait states and caches decide how much a
-weight-streaming fully connected layer or a large-activation layer costs against a pointwise
-MAC, whatever runtime runs on it). d and k are pulled towards 0 by ridge penalties (RIDGE,
-RIDGE_BOARD), because four benchmarks cannot separate seven terms of one runtime on their own.
-The relative MAC and element costs also have a prior of 1 (log 0) with weight RIDGE; the two
-overheads have none.
+log e_rbc = g_c + D_Fc + v_rc - v_r,pw + k_bc: g is shared by all runtimes and boards; D_Fc is
+the deviation of the runtime's family F (its kernels are the same code on every core it runs on);
+k_bc is the board's deviation (its memory system at its clock: flash wait states and caches
+decide how much a weight-streaming fully connected layer or a large-activation layer costs
+against a pointwise MAC, whatever runtime runs on it).
 
-The fit minimises sum(log(pred/measured)^2) + RIDGE * sum(d^2) + RIDGE_BOARD * sum(k^2)
+Releases of one vendor's runtime (RUNTIME_FAMILIES: X-CUBE-AI 7.1 to 10.2, two Plumerai
+releases, TF v2.3.1's TFLM and a 2024 TFLM, ...) are one family: on a core they share the
+family's absolute cost per class, s_(core,F) * e_Fc, and each release deviates from it per class
+by v_rc (v_r,pw moves its pointwise cost, so s_p = s_(core,F) * exp(v_r,pw)). A release that
+rewrote its convolutions and kept its fully connected kernel is then predicted, for a network it
+was not measured on, with its family's fully connected cost, not with its convolutions' speed-up.
+A runtime with no sibling release is its own family (v = 0).
+
+D, v and k are pulled towards 0 by ridge penalties (RIDGE, RIDGE_VERSION, RIDGE_BOARD), because
+four benchmarks cannot separate seven terms of one runtime on their own. The relative MAC and
+element costs also have a prior of 1 (log 0) with weight RIDGE; the two overheads have none.
+
+The fit minimises sum(log(pred/measured)^2) + RIDGE * sum(D^2) + RIDGE_VERSION * sum(v^2)
++ RIDGE_BOARD * sum(k^2)
 (+ the prior) by Levenberg-Marquardt on log-parameters. numpy is the only numerical library in
 hostlink's dependencies, and the problem is small (a few hundred rows and parameters) so a dense
 LM is enough; scipy would add a large dependency for one call.
@@ -31,6 +41,7 @@ network the fit has not seen on that pair.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -46,6 +57,42 @@ TERMS = ("conv", "shallow_conv", "depthwise", "fc", "output", "element", "net")
 #: system's) deviations; see the module docstring and docs/calibration.md for how they were chosen.
 RIDGE = 0.01
 RIDGE_BOARD = 1.0
+#: Ridge weight on a release's deviations from its family's absolute costs.
+RIDGE_VERSION = 0.01
+#: Releases of one vendor's runtime, and published per-operator ratios between releases
+#: (hostlink/data/calibration/families.json). The same kernel code is carried from release to
+#: release, so a release that rewrote its convolutions keeps its predecessor's fully connected
+#: kernel unless its own rows say otherwise (TF v2.3.1's TFLM and EdgeMark's 2024 TFLM on the
+#: same board: VWW 1.56x apart, AD 1.13x). A runtime not listed is a family of its own.
+FAMILIES_PATH = Path(__file__).resolve().parents[1] / "data/calibration/families.json"
+
+
+def _load_families(path: Path = FAMILIES_PATH) -> tuple[dict[str, str], dict[tuple[str, str], float]]:
+    doc = json.loads(path.read_text())
+    fam: dict[str, str] = {}
+    for name, rec in doc["families"].items():
+        for rt in rec["members"]:
+            if rt in fam:
+                raise ValueError(f"{path.name}: runtime {rt} is in two families")
+            fam[rt] = name
+    ratios: dict[tuple[str, str], float] = {}
+    for rec in doc["published_ratios"]:
+        if rec["term"] not in TERMS or fam.get(rec["runtime"]) is None or \
+                fam.get(rec["runtime"]) != fam.get(rec["against"]):
+            raise ValueError(f"{path.name}: ratio {rec} names a term not in {TERMS} or two "
+                             "runtimes of different families")
+        # A speed-up s divides the release's absolute cost of the class by s.
+        ratios[(rec["runtime"], rec["term"])] = -math.log(rec["speedup"])
+    return fam, ratios
+
+
+RUNTIME_FAMILIES, RELEASE_OFFSETS = _load_families()
+#: Classes one kernel's code runs, so a release that rewrote it moved them together: in CMSIS-NN
+#: (and the runtimes built like it) k x k, shallow and 1x1 convolutions share the im2col + GEMM
+#: inner loop; depthwise and fully connected have kernels of their own. A release deviates from
+#: its family by the group's shared deviation plus its own per class (both with ridge
+#: RIDGE_VERSION), so a class a release was not measured on follows its group.
+RELEASE_GROUPS = {"gemm": ("pointwise", "conv", "shallow_conv")}
 #: Terms with no prior on their shared value (the overheads: no neutral value to pull towards).
 NO_PRIOR = ("output", "net")
 #: Iterations the last fit() took (diagnostics).
@@ -157,6 +204,8 @@ class Fit:
     log_dev: np.ndarray          # runtimes x terms: d
     boards: list[str] = field(default_factory=list)
     log_board: np.ndarray | None = None   # boards x terms: k
+    #: The fit's own parameters (families, releases), for starting a refit from this one.
+    internal: dict | None = None
 
     def shape(self, runtime: str, board: str | None = None) -> np.ndarray:
         """Relative costs of a runtime, on ``board`` (a ``board_key``) where given; a board
@@ -176,68 +225,110 @@ class Fit:
         return out
 
 
+def family(runtime: str) -> str:
+    """The runtime family a runtime is a release of (itself when it has no siblings here)."""
+    return RUNTIME_FAMILIES.get(runtime, runtime)
+
+
 def fit(rows: list[Row], start: Fit | None = None, iters: int = 2000) -> Fit:
+    """Fit the model by Levenberg-Marquardt; ``start`` (a previous fit) only sets where the
+    search begins. Internally a row's log cycles are::
+
+        S[core, family] + log( W_pointwise * exp(v[r, pw])
+                               + sum_c W_c * exp(g_c + D[family, c] + v[r, c] + k[board, c]) )
+
+    S is the family's cycles per pointwise MAC on the core, D the family's shape (ridge RIDGE),
+    v a release's absolute deviation per term (ridge RIDGE_VERSION; releases of a family with
+    siblings only), k the board's (ridge RIDGE_BOARD). The returned Fit presents it per pair:
+    scale S + v[pw], relative shape D + v[c] - v[pw]."""
     pairs = sorted({r.pair for r in rows})
     runtimes = sorted({r.runtime for r in rows})
+    fams = sorted({family(rt) for rt in runtimes})
+    members = {fa: sum(family(rt) == fa for rt in runtimes) for fa in fams}
+    versions = [rt for rt in runtimes if members[family(rt)] > 1]
+    groups = sorted({(r.core, family(r.runtime)) for r in rows})
     boards = sorted({r.memory for r in rows})
-    npair, nrt, nt, nbo = len(pairs), len(runtimes), len(TERMS), len(boards)
+    nt, ng, nf, nv, nbo = len(TERMS), len(groups), len(fams), len(versions), len(boards)
+    nvt = nt + 1                                   # a release's deviations: pointwise, then TERMS
+    # ... then one shared deviation per group of classes that run one kernel's code.
+    gmask = np.array([[c in grp for c in ('pointwise',) + TERMS] for grp in RELEASE_GROUPS.values()],
+                     dtype=float).reshape(len(RELEASE_GROUPS), nvt)
+    nvp = nvt + len(RELEASE_GROUPS)
     f = _features(rows)
     y = np.log([r.cycles for r in rows])
-    pi = np.array([pairs.index(r.pair) for r in rows])
-    ri = np.array([runtimes.index(r.runtime) for r in rows])
+    gi = np.array([groups.index((r.core, family(r.runtime))) for r in rows])
+    fi = np.array([fams.index(family(r.runtime)) for r in rows])
+    vi = np.array([versions.index(r.runtime) if r.runtime in versions else -1 for r in rows])
     ci = np.array([boards.index(r.memory) for r in rows])
-    o_g, o_d = npair, npair + nt
-    o_b = o_d + nrt * nt
+    o_g = ng
+    o_d = o_g + nt
+    o_v = o_d + nf * nt
+    o_b = o_v + nv * nvp
+    n = o_b + nbo * nt
 
     def unpack(theta):
-        return (theta[:o_g], theta[o_g:o_d], theta[o_d:o_b].reshape(nrt, nt),
-                theta[o_b:].reshape(nbo, nt))
+        return (theta[:o_g], theta[o_g:o_d], theta[o_d:o_v].reshape(nf, nt),
+                theta[o_v:o_b].reshape(nv, nvp), theta[o_b:].reshape(nbo, nt))
 
-    if start is not None:
-        def row_of(names, table, name):
-            return table[names.index(name)] if name in names and table is not None \
-                else np.zeros(nt)
+    if start is not None and start.internal is not None:
+        st = start.internal
         theta = np.concatenate([
-            [start.log_scale[start.pairs.index(p)] if p in start.pairs else 0.0 for p in pairs],
-            start.log_global,
-            np.concatenate([row_of(start.runtimes, start.log_dev, rt) for rt in runtimes]),
-            np.concatenate([row_of(start.boards, start.log_board, c) for c in boards])])
+            [st["S"].get(gr, 0.0) for gr in groups], st["g"],
+            np.concatenate([st["D"].get(fa, np.zeros(nt)) for fa in fams]),
+            np.concatenate([st["v"].get(v, np.zeros(nvp)) for v in versions] or [np.zeros(0)]),
+            np.concatenate([st["k"].get(b, np.zeros(nt)) for b in boards])])
     else:
         g0 = np.log([_START[t] for t in TERMS])
         inner = f[:, 0] + f[:, 1:] @ np.exp(g0)
-        s0 = np.zeros(npair)
-        for p in range(npair):
-            s0[p] = np.mean(y[pi == p] - np.log(inner[pi == p]))
-        theta = np.concatenate([s0, g0, np.zeros(nrt * nt), np.zeros(nbo * nt)])
+        s0 = np.array([np.mean(y[gi == j] - np.log(inner[gi == j])) for j in range(ng)])
+        theta = np.concatenate([s0, g0, np.zeros(nf * nt + nv * nvp + nbo * nt)])
 
-    sq, sqc = math.sqrt(RIDGE), math.sqrt(RIDGE_BOARD)
+    sq, sqv, sqc = math.sqrt(RIDGE), math.sqrt(RIDGE_VERSION), math.sqrt(RIDGE_BOARD)
     # Priors: every relative cost (not the overheads) starts from "costs what a pointwise MAC
-    # costs" (log 0) with the same weight as a runtime's deviation; the overheads have none.
-    # A board's deviations have their own weight (RIDGE_BOARD): a correction on top of the
-    # runtime's shape, kept small; docs/calibration.md gives the weights tried.
+    # costs" (log 0) with the same weight as a family's deviation; the overheads have none.
     prior = np.array([t not in NO_PRIOR for t in TERMS], dtype=float) * sq
-    nres_rows = len(rows)
-    rows_idx = np.arange(nres_rows)
-    dev_cols = o_d + ri[:, None] * nt + np.arange(nt)[None, :]
-    board_cols = o_b + ci[:, None] * nt + np.arange(nt)[None, :]
-    base = np.zeros((nres_rows + nt + nrt * nt + nbo * nt, theta.size))
-    base[rows_idx, pi] = 1.0
-    base[nres_rows:nres_rows + nt, o_g:o_d] = np.diag(prior)
-    base[nres_rows + nt:nres_rows + nt + nrt * nt, o_d:o_b] = sq * np.eye(nrt * nt)
-    base[nres_rows + nt + nrt * nt:, o_b:] = sqc * np.eye(nbo * nt)
+    nrow = len(rows)
+    ridx = np.arange(nrow)
+    has_v = vi >= 0
+    vrows = ridx[has_v]
+    offset = np.zeros((nrow, nt))
+    for (rt, term), o in RELEASE_OFFSETS.items():
+        offset[[r.runtime == rt for r in rows], TERMS.index(term)] = o
+    term_idx = np.arange(nt)[None, :]
+    fam_cols = o_d + fi[:, None] * nt + term_idx
+    ver_cols = o_v + vi[has_v][:, None] * nvp + 1 + term_idx
+    board_cols = o_b + ci[:, None] * nt + term_idx
+    base = np.zeros((nrow + nt + nf * nt + nv * nvp + nbo * nt, n))
+    base[ridx, gi] = 1.0
+    r0 = nrow
+    base[r0:r0 + nt, o_g:o_d] = np.diag(prior)
+    r0 += nt
+    base[r0:r0 + nf * nt, o_d:o_v] = sq * np.eye(nf * nt)
+    r0 += nf * nt
+    base[r0:r0 + nv * nvp, o_v:o_b] = sqv * np.eye(nv * nvp)
+    r0 += nv * nvp
+    base[r0:, o_b:] = sqc * np.eye(nbo * nt)
 
     def residuals(theta):
-        s, g, d, kc = unpack(theta)
-        e = np.exp(np.clip(g[None, :] + d[ri] + kc[ci], -60, 60))    # rows x terms
+        s, g, d, v, kc = unpack(theta)
+        vr = np.zeros((nrow, nvt))
+        vr[has_v] = v[vi[has_v], :nvt] + v[vi[has_v], nvt:] @ gmask
+        e = np.exp(np.clip(g[None, :] + d[fi] + vr[:, 1:] + kc[ci] + offset, -60, 60))
         parts = f[:, 1:] * e
-        inner = f[:, 0] + parts.sum(axis=1)
-        res = np.concatenate([s[pi] + np.log(inner) - y, prior * g, sq * d.ravel(),
-                              sqc * kc.ravel()])
+        pw = f[:, 0] * np.exp(vr[:, 0])
+        inner = pw + parts.sum(axis=1)
+        res = np.concatenate([s[gi] + np.log(inner) - y, prior * g, sq * d.ravel(),
+                              sqv * v.ravel(), sqc * kc.ravel()])
         jac = base.copy()
         dterm = parts / inner[:, None]                       # d log inner / d log e
-        jac[:nres_rows, o_g:o_d] = dterm
-        jac[rows_idx[:, None], dev_cols] = dterm
-        jac[rows_idx[:, None], board_cols] = dterm
+        jac[:nrow, o_g:o_d] = dterm
+        jac[ridx[:, None], fam_cols] = dterm
+        jac[vrows, o_v + vi[has_v] * nvp] = (pw / inner)[has_v]
+        jac[vrows[:, None], ver_cols] = dterm[has_v]
+        dall = np.concatenate([(pw / inner)[:, None], dterm], axis=1)[has_v]   # pw, then TERMS
+        jac[vrows[:, None], o_v + vi[has_v][:, None] * nvp + nvt + np.arange(len(RELEASE_GROUPS))[None, :]] = \
+            dall @ gmask.T
+        jac[ridx[:, None], board_cols] = dterm
         return res, jac
 
     lam = 1e-3
@@ -266,9 +357,21 @@ def fit(rows: list[Row], start: Fit | None = None, iters: int = 2000) -> Fit:
                 break
     global LAST_ITERATIONS
     LAST_ITERATIONS = _ + 1
-    s, g, d, kc = unpack(theta)
-    return Fit(pairs=pairs, runtimes=runtimes, log_scale=s.copy(), log_global=g.copy(),
-               log_dev=d.copy(), boards=boards, log_board=kc.copy())
+    s, g, d, v, kc = unpack(theta)
+    # Per pair and runtime, as the emulator reads it: a pair's scale is its family's on the core
+    # times the release's pointwise deviation; a runtime's relative shape is the family's with
+    # the release's deviations, against its own pointwise MAC.
+    zero = np.zeros(nvt)
+    dev_of = {rt: (v[versions.index(rt), :nvt] + v[versions.index(rt), nvt:] @ gmask
+                   if rt in versions else zero) for rt in runtimes}
+    log_scale = np.array([s[groups.index((c, family(rt)))] + dev_of[rt][0] for c, rt in pairs])
+    log_dev = np.array([d[fams.index(family(rt))] + dev_of[rt][1:] - dev_of[rt][0]
+                        + np.array([RELEASE_OFFSETS.get((rt, t), 0.0) for t in TERMS])
+                        for rt in runtimes])
+    internal = dict(S=dict(zip(groups, s.copy())), g=g.copy(), D=dict(zip(fams, d.copy())),
+                    v=dict(zip(versions, v.copy())), k=dict(zip(boards, kc.copy())))
+    return Fit(pairs=pairs, runtimes=runtimes, log_scale=log_scale, log_global=g.copy(),
+               log_dev=log_dev, boards=boards, log_board=kc.copy(), internal=internal)
 
 
 def leave_one_out(rows: list[Row], full: Fit) -> dict[str, float]:

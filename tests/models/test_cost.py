@@ -137,7 +137,7 @@ def test_leave_one_out_refits_without_the_row(table, fitted, full_fit):
     (started, as leave_one_out does, from the full fit), and differs from the in-sample
     prediction (an in-sample 'LOO' would make them equal)."""
     _, _, live = table
-    picks = ["v1.1-stmicroelectronics-nucleo-h7a3zi-q-vww", "v0.5-reference-nucleo-l4r5zi-ad"]
+    picks = ["v1.2-renesas-ek-ra8d1-ad", "v0.5-reference-nucleo-l4r5zi-ad"]
     for rid in picks:
         row = next(r for r in live if r.id == rid)
         held = [r for r in live if r.pair == row.pair and r.benchmark == row.benchmark]

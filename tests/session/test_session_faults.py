@@ -35,8 +35,12 @@ def test_lost_samples_over_threshold_fail_loudly(tmp_path):
     store = only_folder(tmp_path)
     state = store.state()
     assert state["status"] == "invalid" and "lost samples" in state["reason"]
-    assert (store.path / "imx500" / "window_001.rejected.npz").is_file()
-    assert store.completed_windows("imx500") == []
+    # Every read loses a run of 1 to 200 samples, so a window can by chance lose fewer than the
+    # threshold (0.1 %) and pass: the session stops at the first window that does not, keeps its
+    # trace as evidence and every window before it as completed.
+    (rejected,) = sorted((store.path / "imx500").glob("window_*.rejected.npz"))
+    index = int(rejected.name[len("window_"):][:3])
+    assert store.completed_windows("imx500") == list(range(1, index))
     assert "rejected" in (store.path / "transcript.log").read_text()
 
 
