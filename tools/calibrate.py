@@ -204,6 +204,9 @@ def _document(full: cf.Fit, live, errs, excluded, power, per_row) -> dict:
         table="hostlink/data/calibration/measurements.csv",
         ridge=cf.RIDGE,
         ridge_board=cf.RIDGE_BOARD,
+        ridge_version=cf.RIDGE_VERSION,
+        families="hostlink/data/calibration/families.json",
+        release_groups={k: list(v) for k, v in cf.RELEASE_GROUPS.items()},
         board_deviation={b: {t: round(float(v), 6) for t, v in zip(cf.TERMS, np.exp(full.log_board[i]))}
                          for i, b in enumerate(full.boards)},
         terms=list(cf.TERMS),

@@ -228,3 +228,68 @@ def test_board_deviation_is_shared_by_runtimes_on_that_board(full_fit):
     assert a == pytest.approx(b)
     # An unseen board gets the typical board's shape.
     assert np.allclose(full_fit.shape("x-cube-ai-7.3", "unseen"), full_fit.shape("x-cube-ai-7.3"))
+
+
+# --- runtime families -------------------------------------------------------------------------
+
+def test_families_name_runtimes_of_the_table(table):
+    """Every family member and every published ratio names a runtime the table has (a typo would
+    silently make a family of one)."""
+    doc = json.loads(cf.FAMILIES_PATH.read_text())
+    runtimes = {r.runtime for r in table[0]}
+    for fam in doc["families"].values():
+        assert len(fam["members"]) >= 2 and set(fam["members"]) <= runtimes
+    for rec in doc["published_ratios"]:
+        assert {rec["runtime"], rec["against"]} <= runtimes and rec["source"]
+
+
+@pytest.mark.parametrize("bad", [
+    {"families": {"a": {"members": ["x", "y"]}, "b": {"members": ["y", "z"]}}, "published_ratios": []},
+    {"families": {"a": {"members": ["x", "y"]}}, "published_ratios": [
+        {"runtime": "x", "against": "q", "term": "fc", "speedup": 1.3}]},
+    {"families": {"a": {"members": ["x", "y"]}}, "published_ratios": [
+        {"runtime": "x", "against": "y", "term": "gemm", "speedup": 1.3}]},
+])
+def test_families_file_errors_are_named(tmp_path, bad):
+    p = tmp_path / "families.json"
+    p.write_text(json.dumps(bad))
+    with pytest.raises(ValueError, match="families.json"):
+        cf._load_families(p)
+
+
+def _synthetic_rows(cost_of: dict[str, dict[str, float]]) -> list[cf.Row]:
+    """Rows of the four reference networks on one core, timed by a known per-class cost (cycles
+    per MAC or element) for each runtime."""
+    rows = []
+    for bench, name in (("vww", "vww_96_int8"), ("ic", "pretrainedResnet_quant"),
+                        ("kws", "kws_ref_model"), ("ad", "ad01_int8")):
+        w = cost.class_work(cost.layers(REF / f"{name}.tflite"))
+        for rt, c in cost_of.items():
+            cycles = sum(w[k] * c.get(k, c["element"]) for k in cost.OP_CLASSES) + \
+                w["mac_outputs"] * c["output"]
+            rows.append(cf.Row(id=f"{rt}-{bench}", board="NUCLEO-L4R5ZI", core="cortex-m4f", runtime=rt,
+                               clock_mhz=100.0, benchmark=bench, model=name, macs=0,
+                               latency_ms=cycles / 1e5, energy_uj=None, reason="", source="synthetic",
+                               work=w))
+    return rows
+
+
+def test_a_release_keeps_its_familys_fully_connected_cost(monkeypatch):
+    """Release B of a family rewrote its GEMM (1x1 and k x k convolutions 3x faster) and kept the
+    fully connected kernel. Left out, B's AD is predicted from the family's fc cost; with no
+    family it would be predicted at B's convolution speed-up, far too fast."""
+    a = {"pointwise": 1.2, "conv": 3.0, "shallow_conv": 5.0, "depthwise": 1.0, "fc": 3.0,
+         "element": 1.5, "output": 120.0}
+    b = dict(a, pointwise=0.4, conv=1.0, shallow_conv=1.7)
+    other = {"pointwise": 0.8, "conv": 1.6, "shallow_conv": 4.0, "depthwise": 0.6, "fc": 2.8,
+             "element": 0.8, "output": 80.0}
+    rows = _synthetic_rows({"rel-a": a, "rel-b": b, "other": other})
+    held = next(r for r in rows if r.id == "rel-b-ad")
+    train = [r for r in rows if r is not held]
+    monkeypatch.setattr(cf, "RUNTIME_FAMILIES", {"rel-a": "fam", "rel-b": "fam"})
+    monkeypatch.setattr(cf, "RELEASE_OFFSETS", {})
+    with_family = cf.fit(train).predict_cycles([held])[0] / held.cycles - 1
+    monkeypatch.setattr(cf, "RUNTIME_FAMILIES", {})
+    alone = cf.fit(train).predict_cycles([held])[0] / held.cycles - 1
+    assert abs(with_family) < 0.05
+    assert alone < -0.15
