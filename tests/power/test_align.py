@@ -68,3 +68,18 @@ def test_cross_check_recovers_rate_and_offset():
 
 def test_bits_needed():
     assert [align.bits_needed(i) for i in (0, 1, 3, 4, 255)] == [1, 1, 2, 3, 8]
+
+
+def test_the_minimax_line_keeps_a_perfect_board_at_the_quantisation_floor():
+    """Edges quantised to the sample (±0.5) and ticks (±0.05): whatever the draw, the fitted line
+    leaves no residual above the floor, where a least-squares line can tilt past it."""
+    floor = align.quantisation_samples(100_000, 1_000_000)
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        true_us = np.sort(rng.uniform(0, 400_000, 40))
+        board_us = np.round(true_us)
+        samples = np.ceil(true_us * 0.1 - 0.5)  # first sample whose midpoint is past the edge
+        slope, offset = align.minimax_line(board_us - board_us.mean(), samples)
+        resid = np.abs(samples - (offset + slope * (board_us - board_us.mean())))
+        assert resid.max() <= floor + 1e-9, seed
+        assert slope == pytest.approx(0.1, rel=2e-5)
