@@ -3,7 +3,9 @@
 Every figure is read from the results files themselves (``performance/results.txt``: "Median
 throughput is X inf./sec."; ``energy/results.txt``: "Median energy cost is Y uJ/inf.") and the
 clock from the board's ``systems/*.json``. MACs are hostlink's own count of the reference model
-(``hostlink.models.analyze``). The repositories are git clones at the commits in ``REPOS``:
+(``hostlink.models.analyze``), or of the network a submission's published generated code runs where
+that differs (ONNC's v1.1 VWW: a channel-pruned MobileNet, written to
+``hostlink/data/calibration/networks/`` as layer shapes). The repositories are git clones at the commits in ``REPOS``:
 
     python tools/harvest_calibration.py --repos DIR   # DIR/tiny_results_v0.5 (a git dir) ...
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import re
 import subprocess
@@ -319,8 +322,99 @@ def _median(text: str, what: str) -> float | None:
     return float(m[-1]) if m else None
 
 
-def harvest(base: Path) -> list[dict]:
+NETWORKS = "hostlink/data/calibration/networks"
+
+# ONNC publishes the C it generated: one CMSIS-NN call per layer, each argument commented with its
+# parameter name ("48 /* dim_im_in_x */"). Its v1.1 VWW code runs a channel-pruned MobileNet (3.75 M
+# MACs, not the reference model's 7.49 M), so such a row is fitted with the network that ran.
+_CALL = re.compile(r"^(arm_\w+)\((.*)\);\s*$", re.M)
+_ARG = re.compile(r"([^,]+?)\s*/\*\s*(\w+)\s*\*/")
+
+
+def _onnc_macs(code: str) -> int:
+    """MACs of the dot-product calls in ONNC's generated code, from their output and kernel sizes."""
+    total = 0
+    for fn, args in _CALL.findall(code):
+        a = {name: int(expr) for expr, name in _ARG.findall(args) if expr.strip().isdigit()}
+        if fn.startswith(("arm_convolve", "arm_depthwise")):
+            out = a.get("dim_im_out_x", a.get("dim_im_out", 0)) * a.get("dim_im_out_y", a.get("dim_im_out", 0))
+            k = a.get("dim_kernel_x", a.get("dim_kernel", 0)) * a.get("dim_kernel_y", a.get("dim_kernel", 0))
+            per = 1 if fn.startswith("arm_depthwise") else a.get("ch_im_in", 0)
+            total += out * k * per * a.get("ch_im_out", 0)
+        elif fn.startswith("arm_fully_connected"):
+            total += a.get("dim_vec", 0) * a.get("num_of_rows", 0)
+    return total
+
+
+def _onnc_layers(code: str, where: str) -> tuple[list[int], list[dict]]:
+    """(input HWC, layers) of ONNC's generated ``onnc_main.cpp``, in network-description form.
+    ReLUs are left out: the converter fuses them into the convolution, as in the reference rows."""
+    layers: list[dict] = []
+    shape: list[int] | None = None
+    for fn, args in _CALL.findall(code):
+        a = {name: expr.strip() for expr, name in _ARG.findall(args)}
+
+        def num(*keys):
+            for k in keys:
+                if k in a:
+                    return int(a[k])
+            raise SystemExit(f"harvest: {where}: {fn} has none of {keys}")
+
+        if fn.startswith(("arm_convolve", "arm_depthwise")):
+            kx, ky = num("dim_kernel_x", "dim_kernel"), num("dim_kernel_y", "dim_kernel")
+            sx, sy = num("stride_x", "stride"), num("stride_y", "stride")
+            if kx != ky or sx != sy:
+                raise SystemExit(f"harvest: {where}: {fn} has a non-square kernel or stride")
+            if shape is None:
+                shape = [num("dim_im_in_y", "dim_im_in"), num("dim_im_in_x", "dim_im_in"), num("ch_im_in")]
+            if fn.startswith("arm_depthwise"):
+                layers.append({"op": "DEPTHWISE_CONV_2D", "kernel": kx, "stride": sx})
+            else:
+                layers.append({"op": "CONV_2D", "filters": num("ch_im_out"), "kernel": kx, "stride": sx})
+        elif fn.startswith("arm_avepool"):
+            layers.append({"op": "AVERAGE_POOL_2D", "pool": num("dim_kernel")})
+        elif fn.startswith("arm_fully_connected"):
+            layers.append({"op": "FULLY_CONNECTED", "units": num("num_of_rows")})
+        elif fn.startswith("arm_softmax"):
+            layers.append({"op": "SOFTMAX"})
+        elif fn.startswith("arm_relu"):
+            continue
+        else:
+            return [], []  # an op a network description cannot hold: keep the reference model
+    return shape or [], layers
+
+
+def _network_row(git: Path, rnd: str, commit: str, sub: str, folder: str, bench: str, ref_macs: int,
+                 networks: dict) -> tuple[str, str, int] | None:
+    """(model, model_source, macs) for a submission whose generated code runs another network than
+    the reference model, else None. ``networks`` collects the descriptions to write."""
+    path = f"closed/{sub}/code/{folder}/{bench}/{bench}01_code/onnc_main.cpp"
+    code = _show(git, commit, path)
+    if code is None or _onnc_macs(code) == ref_macs:
+        return None
+    shape, layers = _onnc_layers(code, path)
+    if not layers:
+        return None
+    from hostlink.testing.synth_models import network_from_spec
+
+    spec = {"input": shape, "layers": layers}
+    macs = analyze(network_from_spec(spec)).macs
+    if macs == ref_macs:
+        return None
+    name = f"onnc-{bench}-{rnd}.json"
+    first = networks.setdefault(name, {
+        "what": f"the {bench.upper()} network ONNC's generated code runs: a variant of the reference model "
+                f"with {macs} MACs (layer shapes read from the CMSIS-NN calls; ReLUs fused)",
+        "source": [], **spec})
+    if {k: first[k] for k in ("input", "layers")} != spec:
+        raise SystemExit(f"harvest: {path} runs another {bench} variant than {first['source'][0]}")
+    first["source"].append(f"mlcommons/tiny_results_{rnd}@{commit} {path}")
+    return f"{NETWORKS}/{name}", f"mlcommons/tiny_results_{rnd}@{commit} {path}", macs
+
+
+def harvest(base: Path, networks: dict | None = None) -> list[dict]:
     macs = {b: analyze((ROOT / REF / f).read_bytes(), name=f).macs for b, (f, _) in MODELS.items()}
+    networks = {} if networks is None else networks
     rows: list[dict] = []
     seen: dict[tuple, str] = {}
     for rnd, sub, folder, system, core, runtime, detail, reason in SUBMISSIONS:
@@ -355,11 +449,15 @@ def harvest(base: Path) -> list[dict]:
             src = f"mlcommons/tiny_results_{rnd}@{commit} {perf_path}"
             if energy is not None:
                 src += " (+ energy/results.txt)"
+            model, model_source, row_macs = f"{REF}/{fname}", f"{TINY} {tiny_path}", macs[bench]
+            variant = _network_row(git, rnd, commit, sub, folder, bench, macs[bench], networks)
+            if variant:
+                model, model_source, row_macs = variant
             rows.append(dict(
                 id=rid, source=src + f"; clock and runtime: {sys_path}",
                 board=board, core=core, clock_mhz=f"{clock:g}", runtime=runtime, runtime_detail=detail,
-                model=f"{REF}/{fname}", model_source=f"{TINY} {tiny_path}", benchmark=bench,
-                measure="inference", macs=macs[bench], latency_ms=f"{1000.0 / thr:.4f}",
+                model=model, model_source=model_source, benchmark=bench,
+                measure="inference", macs=row_macs, latency_ms=f"{1000.0 / thr:.4f}",
                 energy_uj="" if energy is None else f"{energy:g}", reason=row_reason))
     for extra in OTHER_ROWS + PAPER_ROWS:
         rows.append({**extra, "macs": analyze((ROOT / extra["model"]).read_bytes()).macs})
@@ -372,8 +470,16 @@ def main(argv=None) -> int:
                     help="folder holding the tiny_results_v* git clones")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
-    rows = harvest(args.repos)
+    networks: dict = {}
+    rows = harvest(args.repos, networks)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    for name, spec in networks.items():
+        (ROOT / NETWORKS).mkdir(parents=True, exist_ok=True)
+        # one layer per line, so a diff shows which layer changed
+        body = ",\n".join(f"  {json.dumps(layer)}" for layer in spec["layers"])
+        head = {k: v for k, v in spec.items() if k != "layers"}
+        (ROOT / NETWORKS / name).write_text(json.dumps(head, indent=1)[:-2] + ',\n "layers": [\n'
+                                            + body + "\n ]\n}\n")
     with open(args.out, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
         w.writeheader()

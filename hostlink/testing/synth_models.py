@@ -419,3 +419,40 @@ def tinytracker_model(*, int8: bool = True, channels: int = 5, size: int = 112, 
         return calibrated(graph, seed=seed)
     g = GraphBuilder(int8=False, seed=seed)
     return g.build(graph(g), description="TinyTracker architecture, random weights (hostlink synth)")
+
+
+def network_from_spec(spec: dict, *, seed: int = 0) -> bytes:
+    """An INT8 model with the layer shapes of a network description (random weights).
+
+    The calibration table describes some measured networks by their layer shapes, not by a
+    .tflite: a runtime that ran its own variant of a benchmark network publishes its generated
+    code, not a model file (hostlink/data/calibration/networks/). ``spec``::
+
+        {"input": [96, 96, 3], "layers": [
+            {"op": "CONV_2D", "filters": 8, "kernel": 3, "stride": 2},
+            {"op": "DEPTHWISE_CONV_2D", "kernel": 3, "stride": 1},
+            {"op": "AVERAGE_POOL_2D", "pool": 3},
+            {"op": "FULLY_CONNECTED", "units": 2}, {"op": "SOFTMAX"}]}
+
+    Convolutions pad SAME (output = ceil(input / stride)) with a fused ReLU, as the converter
+    emits them; only the shapes matter to the cost model, so no calibration run is needed.
+    """
+    g = GraphBuilder(int8=True, seed=seed)
+    x = g.input((1, *[int(v) for v in spec["input"]]))
+    for i, layer in enumerate(spec["layers"]):
+        op = layer["op"]
+        if op == "CONV_2D":
+            x = g.conv2d(x, int(layer["filters"]), int(layer["kernel"]), stride=int(layer.get("stride", 1)),
+                         name=f"l{i}")
+        elif op == "DEPTHWISE_CONV_2D":
+            x = g.depthwise_conv2d(x, int(layer["kernel"]), stride=int(layer.get("stride", 1)), name=f"l{i}")
+        elif op == "AVERAGE_POOL_2D":
+            x = g.average_pool(x, int(layer["pool"]), name=f"l{i}")
+        elif op == "FULLY_CONNECTED":
+            x = g.fully_connected(x, int(layer["units"]), name=f"l{i}")
+        elif op == "SOFTMAX":
+            x = g.unary("SOFTMAX", x, name=f"l{i}")
+        else:
+            raise ValueError(f"layer {i}: op {op!r} is not one a network description can hold "
+                             "(CONV_2D, DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, FULLY_CONNECTED, SOFTMAX)")
+    return g.build([x], description=spec.get("what", "hostlink network description"))

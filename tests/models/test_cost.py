@@ -82,7 +82,7 @@ def test_table_macs_are_hostlinks_count(table):
     counts = {}
     for r in rows:
         if r.model not in counts:
-            counts[r.model] = analyze((ROOT / r.model).read_bytes()).macs
+            counts[r.model] = analyze(cf.model_bytes(ROOT / r.model)).macs
         assert r.macs == counts[r.model], r.id
 
 
@@ -99,6 +99,64 @@ def test_table_holds_the_harvest_scripts_hand_typed_rows():
     for extra in harvest.OTHER_ROWS + harvest.PAPER_ROWS:
         row = by_id[extra["id"]]
         assert {k: row[k] for k in extra} == extra, extra["id"]
+
+
+def _harvest_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("harvest", ROOT / "tools/harvest_calibration.py")
+    harvest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(harvest)
+    return harvest
+
+
+# Generated code in ONNC's style: one CMSIS-NN call per layer, arguments named in comments.
+_ONNC_CODE = """
+arm_convolve_HWC_q7_basic_nonsquare((buf + 0) /* test0 */, 8 /* dim_im_in_x */, 8 /* dim_im_in_y */, 3 /* ch_im_in */, w0 /* w0 */, 6 /* ch_im_out */, 3 /* dim_kernel_x */, 3 /* dim_kernel_y */, 0 /* padding_x */, 0 /* padding_y */, 2 /* stride_x */, 2 /* stride_y */, b0 /* b0 */, 7 /* bias_shift */, 9 /* out_shift */, (buf + 192) /* t1 */, 4 /* dim_im_out_x */, 4 /* dim_im_out_y */, col /* bufferA */, NULL /* bufferB */);
+arm_relu_q7((buf + 192) /* t1 */, 1 * 6 * 4 * 4 /* size */);
+arm_depthwise_separable_conv_HWC_q7((buf + 192) /* t2 */, 4 /* dim_im_in */, 6 /* ch_im_in */, w1 /* w1 */, 6 /* ch_im_out */, 3 /* dim_kernel */, 1 /* padding */, 1 /* stride */, b1 /* b1 */, 3 /* bias_shift */, 4 /* out_shift */, (buf + 0) /* t3 */, 4 /* dim_im_out */, col /* bufferA */, NULL /* bufferB */);
+arm_convolve_1x1_HWC_q7_fast_nonsquare((buf + 0) /* t3 */, 4 /* dim_im_in_x */, 4 /* dim_im_in_y */, 6 /* ch_im_in */, w2 /* w2 */, 10 /* ch_im_out */, 1 /* dim_kernel_x */, 1 /* dim_kernel_y */, 0 /* padding_x */, 0 /* padding_y */, 1 /* stride_x */, 1 /* stride_y */, b2 /* b2 */, 5 /* bias_shift */, 7 /* out_shift */, (buf + 96) /* t4 */, 4 /* dim_im_out_x */, 4 /* dim_im_out_y */, col /* bufferA */, NULL /* bufferB */);
+arm_avepool_q7_HWC((buf + 96) /* t4 */, 4 /* dim_im_in */, 10 /* ch_im_in */, 4 /* dim_kernel */, 0 /* padding */, 4 /* stride */, 1 /* dim_im_out */, col /* bufferA */, (buf + 0) /* t5 */);
+arm_fully_connected_q7((buf + 0) /* t5 */, w3 /* w3 */, 10 /* dim_vec */, 2 /* num_of_rows */, 4 /* bias_shift */, 6 /* out_shift */, b3 /* b3 */, (buf + 16) /* t6 */, col /* vec_buffer */);
+arm_softmax_q7((buf + 16) /* t6 */, 1 * 2 /* dim_vec */, (buf + 18) /* t7 */);
+"""
+
+
+def test_harvest_reads_the_network_onnc_generated_code_runs():
+    """The layer shapes of ONNC-style generated code become a network description whose built
+    model has the MACs the calls compute (conv 4*4*27*6, depthwise 4*4*9*6, 1x1 4*4*6*10, FC 20)."""
+    from hostlink.testing.synth_models import network_from_spec
+
+    harvest = _harvest_module()
+    want = 4 * 4 * 27 * 6 + 4 * 4 * 9 * 6 + 4 * 4 * 6 * 10 + 10 * 2
+    assert harvest._onnc_macs(_ONNC_CODE) == want
+    shape, layers = harvest._onnc_layers(_ONNC_CODE, "test")
+    assert shape == [8, 8, 3]
+    assert [layer["op"] for layer in layers] == ["CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "AVERAGE_POOL_2D",
+                                                 "FULLY_CONNECTED", "SOFTMAX"]
+    report = analyze(network_from_spec({"input": shape, "layers": layers}))
+    assert report.macs == want
+    # an op a description cannot hold: the row keeps the reference model rather than a wrong network
+    assert harvest._onnc_layers(_ONNC_CODE + "arm_elementwise_add_s8(a /* x */);\n", "test") == ([], [])
+
+
+def test_onnc_vww_rows_use_the_pruned_network_they_ran(table):
+    """ONNC's v1.1 VWW code runs a channel-pruned MobileNet: its rows are fitted with that network
+    (3.75 M MACs), the other VWW rows with the reference model (7.49 M)."""
+    rows, _, _ = table
+    vww = [r for r in rows if r.benchmark == "vww" and r.id.startswith("v")]
+    onnc = [r for r in vww if r.runtime == "onnc"]
+    assert len(onnc) == 3 and {r.macs for r in onnc} == {3747347}
+    assert {r.macs for r in vww if r.runtime != "onnc"} == {7489664}
+    spec = json.loads((ROOT / onnc[0].model).read_text())
+    assert all("c32ef94d19429ef1d318e9c7a60002a4bd70e11b" in s for s in spec["source"])
+
+
+def test_a_network_description_with_an_unknown_op_is_refused():
+    from hostlink.testing.synth_models import network_from_spec
+
+    with pytest.raises(ValueError, match="layer 1: op 'LSTM'"):
+        network_from_spec({"input": [4, 4, 1], "layers": [{"op": "CONV_2D", "filters": 2, "kernel": 1},
+                                                          {"op": "LSTM"}]})
 
 
 def test_table_meets_the_coverage_target(table):
