@@ -5,7 +5,7 @@ throughput is X inf./sec."; ``energy/results.txt``: "Median energy cost is Y uJ/
 clock from the board's ``systems/*.json``. MACs are hostlink's own count of the reference model
 (``hostlink.models.analyze``), or of the network a submission's published generated code runs where
 that differs (ONNC's v1.1 VWW: a channel-pruned MobileNet, written to
-``hostlink/data/calibration/networks/`` as layer shapes). The repositories are git clones at the commits in ``REPOS``:
+``hostlink/data/calibration/networks/`` as layer shapes and as the .tflite built from them). The repositories are git clones at the commits in ``REPOS``:
 
     python tools/harvest_calibration.py --repos DIR   # DIR/tiny_results_v0.5 (a git dir) ...
 
@@ -409,7 +409,7 @@ def _network_row(git: Path, rnd: str, commit: str, sub: str, folder: str, bench:
     if {k: first[k] for k in ("input", "layers")} != spec:
         raise SystemExit(f"harvest: {path} runs another {bench} variant than {first['source'][0]}")
     first["source"].append(f"mlcommons/tiny_results_{rnd}@{commit} {path}")
-    return f"{NETWORKS}/{name}", f"mlcommons/tiny_results_{rnd}@{commit} {path}", macs
+    return f"{NETWORKS}/{Path(name).stem}.tflite", f"mlcommons/tiny_results_{rnd}@{commit} {path}", macs
 
 
 def harvest(base: Path, networks: dict | None = None) -> list[dict]:
@@ -480,6 +480,10 @@ def main(argv=None) -> int:
         head = {k: v for k, v in spec.items() if k != "layers"}
         (ROOT / NETWORKS / name).write_text(json.dumps(head, indent=1)[:-2] + ',\n "layers": [\n'
                                             + body + "\n ]\n}\n")
+        # the table names the built model: the cost model reads .tflite files only
+        from hostlink.testing.synth_models import network_from_spec
+
+        (ROOT / NETWORKS / name).with_suffix(".tflite").write_bytes(network_from_spec(spec))
     with open(args.out, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
         w.writeheader()

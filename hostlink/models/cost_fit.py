@@ -145,24 +145,13 @@ def board_key(board: str) -> str:
     return m.group(1) if m else name
 
 
-def model_bytes(path: Path) -> bytes:
-    """A table row's model: a .tflite file, or a network description (.json, layer shapes read
-    from a runtime's published generated code) built into a .tflite with those shapes."""
-    path = Path(path)
-    if path.suffix == ".json":
-        from ..testing.synth_models import network_from_spec
-
-        return network_from_spec(json.loads(path.read_text()))
-    return path.read_bytes()
-
-
 def read_table(path: Path, root: Path) -> list[Row]:
     rows = []
     cache: dict[str, dict] = {}
     with open(path, newline="") as f:
         for r in csv.DictReader(f):
             if r["model"] not in cache:
-                cache[r["model"]] = class_work(layers(model_bytes(root / r["model"])))
+                cache[r["model"]] = class_work(layers(root / r["model"]))
             rows.append(Row(
                 id=r["id"], board=r["board"], core=r["core"], runtime=r["runtime"],
                 clock_mhz=float(r["clock_mhz"]) if r["clock_mhz"] else float("nan"),
