@@ -3,9 +3,10 @@
 Every figure is read from the results files themselves (``performance/results.txt``: "Median
 throughput is X inf./sec."; ``energy/results.txt``: "Median energy cost is Y uJ/inf.") and the
 clock from the board's ``systems/*.json``. MACs are hostlink's own count of the reference model
-(``hostlink.models.analyze``), or of the network a submission's published generated code runs where
-that differs (ONNC's v1.1 VWW: a channel-pruned MobileNet, written to
-``hostlink/data/calibration/networks/`` as layer shapes and as the .tflite built from them). The repositories are git clones at the commits in ``REPOS``:
+(``hostlink.models.analyze``), or of the network a submission's published generated code runs
+where that differs (ONNC's v1.1 VWW: a channel-pruned MobileNet, written to
+``hostlink/data/calibration/networks/`` as layer shapes and as the .tflite built from them).
+The repositories are git clones at the commits in ``REPOS``:
 
     python tools/harvest_calibration.py --repos DIR   # DIR/tiny_results_v0.5 (a git dir) ...
 
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hostlink.models import analyze  # noqa: E402
+from hostlink.testing.synth_models import network_from_spec  # noqa: E402
 
 OUT = ROOT / "hostlink/data/calibration/measurements.csv"
 REF = "hostlink/data/reference_models/mlperf_tiny"
@@ -395,8 +397,6 @@ def _network_row(git: Path, rnd: str, commit: str, sub: str, folder: str, bench:
     shape, layers = _onnc_layers(code, path)
     if not layers:
         return None
-    from hostlink.testing.synth_models import network_from_spec
-
     spec = {"input": shape, "layers": layers}
     macs = analyze(network_from_spec(spec)).macs
     if macs == ref_macs:
@@ -481,8 +481,6 @@ def main(argv=None) -> int:
         (ROOT / NETWORKS / name).write_text(json.dumps(head, indent=1)[:-2] + ',\n "layers": [\n'
                                             + body + "\n ]\n}\n")
         # the table names the built model: the cost model reads .tflite files only
-        from hostlink.testing.synth_models import network_from_spec
-
         (ROOT / NETWORKS / name).with_suffix(".tflite").write_bytes(network_from_spec(spec))
     with open(args.out, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")

@@ -424,9 +424,9 @@ def tinytracker_model(*, int8: bool = True, channels: int = 5, size: int = 112, 
 def network_from_spec(spec: dict, *, seed: int = 0) -> bytes:
     """An INT8 model with the layer shapes of a network description (random weights).
 
-    The calibration table describes some measured networks by their layer shapes, not by a
-    .tflite: a runtime that ran its own variant of a benchmark network publishes its generated
-    code, not a model file (hostlink/data/calibration/networks/). ``spec``::
+    Some measured networks are known only by their layer shapes: a runtime that ran its own
+    variant of a benchmark network publishes its generated code, not a model file
+    (hostlink/data/calibration/networks/ holds the description and this build of it). ``spec``::
 
         {"input": [96, 96, 3], "layers": [
             {"op": "CONV_2D", "filters": 8, "kernel": 3, "stride": 2},
