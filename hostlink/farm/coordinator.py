@@ -15,6 +15,12 @@ from dataclasses import dataclass
 from ..errors import ConfigError, LinkError
 
 CALL_TIMEOUT_S = 10.0
+#: How long labgrid's coordinator waits for an exporter to confirm a resource is acquired
+#: (ExporterCommand.wait in labgrid/remote/coordinator.py, labgrid 24-26) before refusing the place.
+#: An acquire waits that long on top of the normal deadline, so an exporter that died a moment ago
+#: (the coordinator has not seen its stream end) or hangs gives the coordinator's refusal, not
+#: "coordinator unreachable".
+EXPORTER_CONFIRM_S = 10.0
 INSTALL_HINT = "install it with: pip install 'hostlink[labgrid]'"
 
 
@@ -115,10 +121,10 @@ class Coordinator:
         await session.start()
         return session
 
-    def _call(self, coro, what: str):
+    def _call(self, coro, what: str, *, extra_s: float = 0.0):
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
-            return future.result(self.timeout_s)
+            return future.result(self.timeout_s + extra_s)
         except TimeoutError:
             future.cancel()
             raise self._unreachable(what, "no answer") from None
@@ -132,7 +138,7 @@ class Coordinator:
                          "start one with `labgrid-coordinator -l HOST:PORT`, or point LG_COORDINATOR "
                          "(or ?coordinator=HOST:PORT) at yours")
 
-    def _rpc(self, method: str, request, what: str) -> None:
+    def _rpc(self, method: str, request, what: str, *, extra_s: float = 0.0) -> None:
         async def run():
             import grpc
 
@@ -145,7 +151,7 @@ class Coordinator:
             if not await self.session.sync_with_coordinator():
                 raise self._lg.ServerError("connection lost")
 
-        self._call(run(), what)
+        self._call(run(), what, extra_s=extra_s)
 
     # -- queries ---------------------------------------------------------------------------------
 
@@ -200,7 +206,16 @@ class Coordinator:
             self._rpc("SetPlaceTags", pb.SetPlaceTagsRequest(placename=name, tags=tags), f"tag place {name}")
 
     def acquire(self, name: str) -> None:
-        self._rpc("AcquirePlace", self._pb.AcquirePlaceRequest(placename=name), f"acquire {name}")
+        try:
+            self._rpc("AcquirePlace", self._pb.AcquirePlaceRequest(placename=name), f"acquire {name}",
+                      extra_s=EXPORTER_CONFIRM_S)
+        except LinkError as err:
+            # the coordinator's words when an exporter did not confirm (gone, or hung) in time
+            if "Failed to acquire resources" not in err.message:
+                raise
+            raise LinkError(f"labgrid place {name} is offline: its exporter did not confirm the acquire "
+                            "(exporter gone or hung?)",
+                            "restart that exporter, or use another place with the same board") from None
 
     def release(self, name: str, fromuser: str | None = None) -> None:
         request = self._pb.ReleasePlaceRequest(placename=name, fromuser=fromuser) if fromuser \

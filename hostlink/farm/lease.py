@@ -209,6 +209,8 @@ def _take(coord: Coordinator, addr: FarmAddress) -> tuple[Place, bool]:
                             "wait for that run to finish, or pick another place")
         # held through a lease whose process is gone: a crashed run's, released and taken afresh
         coord.release(addr.place)
+    else:
+        resolve(place)  # offline or without a board port: said now, without acquiring it
     coord.acquire(addr.place)
     return coord.place(addr.place), True
 

@@ -1,7 +1,9 @@
 """Places on a real labgrid coordinator: acquire, resolve, release, and every way it can fail."""
 import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +113,33 @@ def test_a_dead_exporter_makes_its_place_offline(farm):
     farm.kill("eb")
     with pytest.raises(LinkError, match="offline"):
         acquire(f"labgrid://{next(iter(places))}")
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the exporter through /proc")
+def test_a_hung_exporter_is_named_offline_not_an_unreachable_coordinator(farm):
+    """The coordinator waits for the exporter to confirm an acquire, then refuses the place; the
+    client waits past that, so the error names the place, and the place stays free."""
+    places = farm.export("ec", "imx500", realtime=False)
+    place = next(iter(places))
+    exporter = _children(farm.exporters["ec"].pid)
+    assert exporter, "hostlink farm export runs labgrid-exporter as a child"
+    for pid in exporter:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(LinkError, match=f"place {place} is offline: its exporter did not confirm"):
+            acquire(f"labgrid://{place}")
+        assert held_by(farm, place) is None
+    finally:
+        farm.kill("ec")  # SIGKILL reaches the stopped child too (it dies with its parent)
