@@ -210,9 +210,17 @@ class Coordinator:
             self._rpc("AcquirePlace", self._pb.AcquirePlaceRequest(placename=name), f"acquire {name}",
                       extra_s=EXPORTER_CONFIRM_S)
         except LinkError as err:
-            # the coordinator's words when an exporter did not confirm (gone, or hung) in time
+            # the coordinator's words when it could not take the place's resources: one is held
+            # through another place, or an exporter did not confirm in time (gone, or hung)
             if "Failed to acquire resources" not in err.message:
                 raise
+            self.refresh()
+            place = self.place(name)
+            held = [r for r in (place.resources if place else ()) if r.acquired and r.acquired != name]
+            if held:
+                raise LinkError(f"labgrid place {name} shares {held[0].path} with place {held[0].acquired}, "
+                                "which holds it", f"wait for {held[0].acquired} to be released, or give "
+                                "each place its own resources") from None
             raise LinkError(f"labgrid place {name} is offline: its exporter did not confirm the acquire "
                             "(exporter gone or hung?)",
                             "restart that exporter, or use another place with the same board") from None

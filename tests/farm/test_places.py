@@ -143,3 +143,20 @@ def test_a_hung_exporter_is_named_offline_not_an_unreachable_coordinator(farm):
         assert held_by(farm, place) is None
     finally:
         farm.kill("ec")  # SIGKILL reaches the stopped child too (it dies with its parent)
+
+
+def test_a_resource_held_through_another_place_is_named(farm, places):
+    place = next(p for p, kind in places.items() if kind == "imx500")
+    twin = f"{place}-twin"
+    with Coordinator(farm.address) as c:
+        c.add_place(twin, list(c.place(place).matches))
+    env = dict(farm.env(), LG_USERNAME="bob")
+    subprocess.run([str(BIN / "labgrid-client"), "-p", twin, "acquire"], env=env, check=True, capture_output=True)
+    try:
+        with pytest.raises(LinkError, match=f"place {place} shares .* with place {twin}, which holds it"):
+            acquire(f"labgrid://{place}")
+        assert held_by(farm, place) is None
+    finally:
+        subprocess.run([str(BIN / "labgrid-client"), "-p", twin, "release"], env=env, check=True,
+                       capture_output=True)
+        subprocess.run([str(BIN / "labgrid-client"), "-p", twin, "delete"], env=env, capture_output=True)
